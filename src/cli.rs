@@ -1,0 +1,581 @@
+//! The command line: syntax only, no I/O. `-h` and `-V` come back as commands of their own,
+//! so that they answer before anything can fail.
+//!
+//! Everything after `exec PROFILE`'s COMMAND is handed to the child untouched, through
+//! `lexopt`'s `raw_args`: `mfarole exec p -- terraform plan -out x` never parses `-out`.
+
+use std::ffi::OsString;
+
+use lexopt::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::plan::parse_duration;
+
+/// Options shared by `exec` and `env`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    pub mfa_token: Option<String>,
+    pub duration: Option<u32>,
+    pub region: Option<String>,
+    pub no_session: bool,
+    pub refresh: bool,
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Sh,
+    Fish,
+    Dotenv,
+    Json,
+    Process,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Exec {
+        opts: Options,
+        profile: String,
+        /// `None`: start the user's shell.
+        program: Option<OsString>,
+        args: Vec<OsString>,
+    },
+    Env {
+        opts: Options,
+        profile: String,
+        format: Format,
+    },
+    List {
+        verbose: bool,
+        /// Only the names, one a line (for completion scripts).
+        names: bool,
+    },
+    Clear {
+        profile: Option<String>,
+        verbose: bool,
+    },
+    Completions(Shell),
+    /// Help for the program, or for one subcommand.
+    Help(Option<&'static str>),
+    Version,
+}
+
+pub const SUBCOMMANDS: &[&str] = &["exec", "env", "list", "clear", "completions", "help"];
+
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
+    let mut p = lexopt::Parser::from_iter(std::iter::once(OsString::from("mfarole")).chain(args));
+    let mut verbose = false;
+    loop {
+        match p.next().map_err(usage)? {
+            Some(Short('h') | Long("help")) => return Ok(Command::Help(None)),
+            Some(Short('V') | Long("version")) => return Ok(Command::Version),
+            Some(Short('v') | Long("verbose")) => verbose = true,
+            Some(Value(v)) => {
+                let sub = v.string().map_err(usage)?;
+                return match sub.as_str() {
+                    "exec" => parse_exec(&mut p, verbose),
+                    "env" => parse_env(&mut p, verbose),
+                    "list" | "ls" => parse_list(&mut p, verbose),
+                    "clear" => parse_clear(&mut p, verbose),
+                    "completions" => parse_completions(&mut p),
+                    "help" => parse_help(&mut p),
+                    other => Err(Error::Usage(format!(
+                        "unknown command '{}'; commands: {}",
+                        crate::error::clean(other, 40),
+                        SUBCOMMANDS.join(", ")
+                    ))),
+                };
+            }
+            Some(arg) => return Err(usage(arg.unexpected())),
+            None => {
+                return Err(Error::Usage(
+                    "missing command; try 'mfarole exec PROFILE -- COMMAND'".into(),
+                ));
+            }
+        }
+    }
+}
+
+fn os_string(v: OsString) -> Result<String> {
+    v.into_string()
+        .map_err(|v| Error::Usage(format!("'{}' is not valid UTF-8", v.to_string_lossy())))
+}
+
+fn usage(e: lexopt::Error) -> Error {
+    Error::Usage(crate::error::clean(&e.to_string(), 200))
+}
+
+/// An argument that no longer borrows the parser, so that the parser can take its value.
+enum Owned {
+    Short(char),
+    Long(String),
+    Value(OsString),
+}
+
+impl Owned {
+    fn from(arg: lexopt::Arg) -> Owned {
+        match arg {
+            Short(c) => Owned::Short(c),
+            Long(l) => Owned::Long(l.to_string()),
+            Value(v) => Owned::Value(v),
+        }
+    }
+
+    fn unexpected(&self) -> Error {
+        match self {
+            Owned::Short(c) => Error::Usage(format!("unknown option '-{c}'")),
+            Owned::Long(l) => {
+                Error::Usage(format!("unknown option '--{}'", crate::error::clean(l, 40)))
+            }
+            Owned::Value(v) => Error::Usage(format!(
+                "unexpected argument '{}'",
+                crate::error::clean(&v.to_string_lossy(), 40)
+            )),
+        }
+    }
+
+    fn is(&self, short: char, long: &str) -> bool {
+        match self {
+            Owned::Short(c) => *c == short,
+            Owned::Long(l) => l == long,
+            Owned::Value(_) => false,
+        }
+    }
+}
+
+/// Applies one of the shared options. `Ok(false)`: not one of them.
+fn shared_option(p: &mut lexopt::Parser, arg: &Owned, opts: &mut Options) -> Result<bool> {
+    let long = match arg {
+        Owned::Short('t') => "mfa-token",
+        Owned::Short('d') => "duration",
+        Owned::Short('r') => "region",
+        Owned::Short('v') => "verbose",
+        Owned::Long(l) => l.as_str(),
+        _ => return Ok(false),
+    };
+    match long {
+        "mfa-token" => opts.mfa_token = Some(p.value().map_err(usage)?.string().map_err(usage)?),
+        "duration" => {
+            let text = p.value().map_err(usage)?.string().map_err(usage)?;
+            opts.duration = Some(parse_duration(&text).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--duration {} is not a duration like 3600, 45m, 1h or 12h",
+                    crate::error::clean(&text, 20)
+                ))
+            })?);
+        }
+        "region" => opts.region = Some(p.value().map_err(usage)?.string().map_err(usage)?),
+        "no-session" => opts.no_session = true,
+        "refresh" => opts.refresh = true,
+        "verbose" => opts.verbose = true,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn parse_exec(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
+    let mut opts = Options {
+        verbose,
+        ..Options::default()
+    };
+    let mut profile = None;
+    while let Some(arg) = p.next().map_err(usage)?.map(Owned::from) {
+        if arg.is('h', "help") {
+            return Ok(Command::Help(Some("exec")));
+        }
+        if shared_option(p, &arg, &mut opts)? {
+            continue;
+        }
+        match arg {
+            Owned::Value(v) if profile.is_none() => profile = Some(os_string(v)?),
+            Owned::Value(program) => {
+                let args = p.raw_args().map_err(usage)?.collect();
+                return Ok(Command::Exec {
+                    opts,
+                    profile: profile.unwrap_or_default(),
+                    program: Some(program),
+                    args,
+                });
+            }
+            other => return Err(other.unexpected()),
+        }
+    }
+    let profile = profile.ok_or_else(|| {
+        Error::Usage("exec needs a PROFILE: mfarole exec PROFILE -- COMMAND [ARGS...]".into())
+    })?;
+    Ok(Command::Exec {
+        opts,
+        profile,
+        program: None,
+        args: Vec::new(),
+    })
+}
+
+fn parse_env(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
+    let mut opts = Options {
+        verbose,
+        ..Options::default()
+    };
+    let mut profile = None;
+    let mut format = Format::Sh;
+    while let Some(arg) = p.next().map_err(usage)?.map(Owned::from) {
+        if arg.is('h', "help") {
+            return Ok(Command::Help(Some("env")));
+        }
+        if shared_option(p, &arg, &mut opts)? {
+            continue;
+        }
+        match arg {
+            ref f if f.is('f', "format") => {
+                let text = p.value().map_err(usage)?.string().map_err(usage)?;
+                format = match text.as_str() {
+                    "sh" | "bash" | "zsh" => Format::Sh,
+                    "fish" => Format::Fish,
+                    "dotenv" => Format::Dotenv,
+                    "json" => Format::Json,
+                    "process" => Format::Process,
+                    other => {
+                        return Err(Error::Usage(format!(
+                            "--format {} is not one of sh, fish, dotenv, json, process",
+                            crate::error::clean(other, 20)
+                        )));
+                    }
+                };
+            }
+            Owned::Value(v) if profile.is_none() => profile = Some(os_string(v)?),
+            Owned::Value(v) => {
+                return Err(Error::Usage(format!(
+                    "env takes one PROFILE; unexpected '{}'",
+                    crate::error::clean(&v.to_string_lossy(), 40)
+                )));
+            }
+            other => return Err(other.unexpected()),
+        }
+    }
+    let profile =
+        profile.ok_or_else(|| Error::Usage("env needs a PROFILE: mfarole env PROFILE".into()))?;
+    Ok(Command::Env {
+        opts,
+        profile,
+        format,
+    })
+}
+
+fn parse_list(p: &mut lexopt::Parser, mut verbose: bool) -> Result<Command> {
+    let mut names = false;
+    while let Some(arg) = p.next().map_err(usage)? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(Some("list"))),
+            Short('v') | Long("verbose") => verbose = true,
+            Long("names") => names = true,
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    Ok(Command::List { verbose, names })
+}
+
+fn parse_clear(p: &mut lexopt::Parser, mut verbose: bool) -> Result<Command> {
+    let mut profile = None;
+    while let Some(arg) = p.next().map_err(usage)? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(Some("clear"))),
+            Short('v') | Long("verbose") => verbose = true,
+            Value(v) if profile.is_none() => profile = Some(v.string().map_err(usage)?),
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    Ok(Command::Clear { profile, verbose })
+}
+
+fn parse_completions(p: &mut lexopt::Parser) -> Result<Command> {
+    let mut shell = None;
+    while let Some(arg) = p.next().map_err(usage)? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(Some("completions"))),
+            Value(v) if shell.is_none() => {
+                shell = Some(match v.to_str() {
+                    Some("bash") => Shell::Bash,
+                    Some("zsh") => Shell::Zsh,
+                    Some("fish") => Shell::Fish,
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "completions for '{}' are not available; choose bash, zsh or fish",
+                            crate::error::clean(&v.to_string_lossy(), 20)
+                        )));
+                    }
+                })
+            }
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    shell
+        .map(Command::Completions)
+        .ok_or_else(|| Error::Usage("completions needs a SHELL: bash, zsh or fish".into()))
+}
+
+fn parse_help(p: &mut lexopt::Parser) -> Result<Command> {
+    let Some(arg) = p.next().map_err(usage)? else {
+        return Ok(Command::Help(None));
+    };
+    let Value(v) = arg else {
+        return Err(usage(arg.unexpected()));
+    };
+    let name = v.to_string_lossy();
+    let found = SUBCOMMANDS.iter().find(|s| **s == name).copied();
+    match found {
+        Some(s) => Ok(Command::Help(Some(s))),
+        None => Err(Error::Usage(format!(
+            "no help for '{}'; commands: {}",
+            crate::error::clean(&name, 40),
+            SUBCOMMANDS.join(", ")
+        ))),
+    }
+}
+
+/// The help text, for the program or a subcommand. The README and the man page say the same,
+/// and a test checks that every option named here appears in both.
+pub fn help(sub: Option<&str>) -> String {
+    render(match sub {
+        None => HELP,
+        Some("exec") => EXEC_HELP,
+        Some("env") => ENV_HELP,
+        Some("list") => LIST_HELP,
+        Some("clear") => CLEAR_HELP,
+        Some("completions") => COMPLETIONS_HELP,
+        Some(_) => HELP,
+    })
+}
+
+const SHARED: &str = "\
+  -t, --mfa-token CODE  the 6-digit MFA code (else mfa_process, else a prompt on the terminal)
+  -d, --duration D      how long the credentials last: 3600, 45m, 1h, 12h
+  -r, --region REGION   the region for STS and for the command (AWS_REGION, AWS_DEFAULT_REGION)
+      --no-session      no GetSessionToken: assume the role with the MFA code directly,
+                        or pass a profile's own keys through
+      --refresh         ignore cached credentials for this run (and cache the new ones)
+  -v, --verbose         say each decision and request on stderr (never a secret)
+  -h, --help            print this help";
+
+const HELP: &str = "\
+mfarole: run a command with temporary AWS credentials from STS, with MFA and roles, in one step
+
+Usage:
+  mfarole exec [OPTIONS] PROFILE [--] [COMMAND [ARGS...]]
+  mfarole env [OPTIONS] [--format FORMAT] PROFILE
+  mfarole list
+  mfarole clear [PROFILE]
+  mfarole completions bash|zsh|fish
+  mfarole help [COMMAND]
+
+Commands:
+  exec         get credentials for PROFILE and replace mfarole with COMMAND (default: $SHELL)
+  env          print the credentials for PROFILE (sh, fish, dotenv, json, process)
+  list         list the profiles, what each needs, and their cached sessions
+  clear        remove cached sessions (of PROFILE, or all)
+  completions  print a shell completion script
+  help         print the help of a command
+
+Options of exec and env:
+@SHARED@
+
+Other options:
+  -V, --version         print the version
+
+Exit status: the command's own; 125 when mfarole fails; 126 when COMMAND cannot run;
+127 when it is not found; 130 on Ctrl-C at the prompt. See mfarole(1).
+";
+
+const EXEC_HELP: &str = "\
+mfarole exec: run COMMAND with temporary credentials for PROFILE
+
+Usage: mfarole exec [OPTIONS] PROFILE [--] [COMMAND [ARGS...]]
+
+Everything after COMMAND is passed to it untouched. Without COMMAND, $SHELL (else /bin/sh)
+is started. The command gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+AWS_CREDENTIAL_EXPIRATION, AWS_REGION/AWS_DEFAULT_REGION and MFAROLE_PROFILE; AWS_PROFILE and
+stale credential variables are removed.
+
+Options:
+@SHARED@
+";
+
+const ENV_HELP: &str = "\
+mfarole env: print temporary credentials for PROFILE
+
+Usage: mfarole env [OPTIONS] [--format FORMAT] PROFILE
+
+  -f, --format FORMAT   sh (default: export lines for eval), fish, dotenv, json, or process
+                        (the credential_process JSON: credential_process = mfarole env
+                        --format process PROFILE)
+@SHARED@
+";
+
+const LIST_HELP: &str = "\
+mfarole list: list the profiles, what each needs (keys, MFA, role via which source), and
+whether a cached session is fresh and until when. No secret is printed.
+
+Usage: mfarole list [--names]
+
+      --names           print only the profile names, one a line
+";
+
+const CLEAR_HELP: &str = "\
+mfarole clear: remove cached credentials, of PROFILE's steps or all of them
+
+Usage: mfarole clear [PROFILE]
+";
+
+const COMPLETIONS_HELP: &str = "\
+mfarole completions: print a completion script (profile names come from the config)
+
+Usage: mfarole completions bash|zsh|fish
+
+  bash: eval \"$(mfarole completions bash)\"    in ~/.bashrc
+  zsh:  eval \"$(mfarole completions zsh)\"     in ~/.zshrc
+  fish: mfarole completions fish > ~/.config/fish/completions/mfarole.fish
+";
+
+/// Fills the shared option block into a help text.
+pub fn render(text: &str) -> String {
+    text.replace("@SHARED@", SHARED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(args: &[&str]) -> Result<Command> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn exec_hands_everything_after_command_to_the_child() {
+        let c = parse_str(&[
+            "exec",
+            "-v",
+            "prod",
+            "--",
+            "terraform",
+            "plan",
+            "-out",
+            "x",
+            "--",
+            "-t",
+        ])
+        .unwrap();
+        let Command::Exec {
+            opts,
+            profile,
+            program,
+            args,
+        } = c
+        else {
+            panic!()
+        };
+        assert!(opts.verbose);
+        assert_eq!(profile, "prod");
+        assert_eq!(program.unwrap(), "terraform");
+        assert_eq!(args, ["plan", "-out", "x", "--", "-t"]);
+    }
+
+    #[test]
+    fn exec_without_double_dash_stops_at_command() {
+        let c = parse_str(&["exec", "prod", "-t", "123456", "aws", "-h"]).unwrap();
+        let Command::Exec {
+            opts,
+            program,
+            args,
+            ..
+        } = c
+        else {
+            panic!()
+        };
+        assert_eq!(opts.mfa_token.as_deref(), Some("123456"));
+        assert_eq!(program.unwrap(), "aws");
+        assert_eq!(args, ["-h"]);
+    }
+
+    #[test]
+    fn exec_options() {
+        let c = parse_str(&[
+            "exec",
+            "--duration=45m",
+            "-r",
+            "eu-west-1",
+            "--no-session",
+            "--refresh",
+            "p",
+        ])
+        .unwrap();
+        let Command::Exec { opts, program, .. } = c else {
+            panic!()
+        };
+        assert_eq!(opts.duration, Some(2700));
+        assert_eq!(opts.region.as_deref(), Some("eu-west-1"));
+        assert!(opts.no_session && opts.refresh);
+        assert_eq!(program, None);
+    }
+
+    #[test]
+    fn help_and_version_come_first() {
+        assert_eq!(parse_str(&["-h"]).unwrap(), Command::Help(None));
+        assert_eq!(parse_str(&["--version"]).unwrap(), Command::Version);
+        assert_eq!(
+            parse_str(&["exec", "--help"]).unwrap(),
+            Command::Help(Some("exec"))
+        );
+        assert_eq!(
+            parse_str(&["help", "env"]).unwrap(),
+            Command::Help(Some("env"))
+        );
+    }
+
+    #[test]
+    fn usage_errors() {
+        let msg = |a: &[&str]| parse_str(a).unwrap_err().to_string();
+        assert!(msg(&[]).contains("missing command"));
+        assert!(msg(&["exec"]).contains("exec needs a PROFILE"));
+        assert!(msg(&["exec", "-d", "1y", "p"]).contains("--duration 1y"));
+        assert!(msg(&["exec", "--bogus", "p"]).contains("--bogus"));
+        assert!(msg(&["frobnicate"]).contains("unknown command 'frobnicate'"));
+        assert!(msg(&["env", "-f", "xml", "p"]).contains("--format xml"));
+        assert!(msg(&["completions", "tcsh"]).contains("bash, zsh or fish"));
+        assert!(msg(&["exec", "-t"]).contains("-t"));
+    }
+
+    #[test]
+    fn env_formats() {
+        let c = parse_str(&["env", "--format", "process", "p"]).unwrap();
+        assert!(matches!(
+            c,
+            Command::Env {
+                format: Format::Process,
+                ..
+            }
+        ));
+        let c = parse_str(&["env", "p"]).unwrap();
+        assert!(matches!(
+            c,
+            Command::Env {
+                format: Format::Sh,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn help_texts_expand_shared_options() {
+        for sub in [None, Some("exec"), Some("env")] {
+            let h = help(sub);
+            assert!(h.contains("--mfa-token"), "{sub:?}");
+            assert!(!h.contains("@SHARED@"));
+        }
+    }
+}

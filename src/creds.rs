@@ -1,0 +1,84 @@
+//! AWS credentials as values, and the one place that decides how a key id may be shown.
+//!
+//! `Debug` is written by hand so that no `{:?}` anywhere can print a secret: the key id is
+//! masked to its last four characters and the secret and token are never shown.
+
+use std::fmt;
+use time::OffsetDateTime;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Present for temporary credentials (STS results, or a session token in the config).
+    pub session_token: Option<String>,
+    /// When temporary credentials stop working; `None` for long-term keys.
+    pub expiration: Option<OffsetDateTime>,
+}
+
+impl Credentials {
+    /// The key id as it may appear in logs and errors: `…ABCD`.
+    pub fn masked_id(&self) -> String {
+        mask(&self.access_key_id)
+    }
+
+    /// Long-term IAM user keys: the only ones that may call GetSessionToken.
+    pub fn is_long_term(&self) -> bool {
+        self.session_token.is_none()
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.masked_id())
+            .field("secret_access_key", &"<redacted>")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("expiration", &self.expiration)
+            .finish()
+    }
+}
+
+/// Shows at most the last four characters of an identifier.
+pub fn mask(id: &str) -> String {
+    let n = id.chars().count();
+    let tail: String = id.chars().skip(n.saturating_sub(4)).collect();
+    format!("…{tail}")
+}
+
+/// Credentials plus what STS said about whom they belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub credentials: Credentials,
+    /// `AssumedRoleUser/Arn` for AssumeRole; `None` for GetSessionToken.
+    pub arn: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let c = Credentials {
+            access_key_id: "AKIAEXAMPLEKEY12WXYZ".into(),
+            secret_access_key: "s3cr3t-value".into(),
+            session_token: Some("tok3n-value".into()),
+            expiration: None,
+        };
+        let shown = format!("{c:?}");
+        assert!(shown.contains("…WXYZ"));
+        assert!(!shown.contains("AKIAEXAMPLE"));
+        assert!(!shown.contains("s3cr3t"));
+        assert!(!shown.contains("tok3n"));
+    }
+
+    #[test]
+    fn mask_short_ids() {
+        assert_eq!(mask("ab"), "…ab");
+        assert_eq!(mask(""), "…");
+    }
+}

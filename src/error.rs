@@ -1,0 +1,299 @@
+//! The one error type of mfarole.
+//!
+//! Every failure a user can meet is a variant here that carries what is needed to explain it
+//! in one line: which file, which profile, which STS action, and what to do next. `main` prints
+//! `mfarole: {error}` and exits with [`Error::code`]. No variant ever holds a secret: key ids
+//! are masked before they get here, and text from the network or from files is cleaned of
+//! control characters by [`clean`] before it is stored.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// Exit status for any failure of mfarole itself (as `env`, `timeout` and `docker run` do),
+/// so that it cannot be mistaken for the child's own status.
+pub const EXIT_FAILURE: u8 = 125;
+/// The command was found but could not be run.
+pub const EXIT_NOT_EXECUTABLE: u8 = 126;
+/// The command was not found.
+pub const EXIT_NOT_FOUND: u8 = 127;
+/// Ctrl-C at the MFA prompt, as a shell reports a process ended by SIGINT.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug)]
+pub enum Error {
+    /// The command line is wrong; the text says how.
+    Usage(String),
+    /// A config or credentials file exists but cannot be read.
+    ConfigIo { path: PathBuf, source: io::Error },
+    /// A config or credentials file is not valid INI.
+    ConfigSyntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// The profile named on the command line (or as a `source_profile`) does not exist.
+    ProfileNotFound {
+        name: String,
+        referenced_by: Option<String>,
+        available: Vec<String>,
+    },
+    /// `source_profile` links form a loop.
+    ProfileLoop { chain: Vec<String> },
+    /// A profile has settings that cannot work together or a value that is not valid.
+    Profile { profile: String, message: String },
+    /// An MFA code was needed and none could be had, or the one given is malformed.
+    Mfa(String),
+    /// The user pressed Ctrl-C at the prompt.
+    Interrupted,
+    /// The STS endpoint is not usable (bad URL, plain HTTP to a remote host, bad CA bundle).
+    Endpoint { endpoint: String, message: String },
+    /// The request never got an HTTP answer (DNS, connect, TLS, timeout).
+    Transport {
+        action: &'static str,
+        profile: String,
+        endpoint: String,
+        message: String,
+    },
+    /// STS answered with an error document (boxed: it is the largest variant).
+    Sts(Box<StsFailure>),
+    /// STS (or something in its place) answered with something that is not an STS document.
+    BadResponse {
+        action: &'static str,
+        profile: String,
+        status: u16,
+        excerpt: String,
+    },
+    /// Another mfarole held the lock for a step longer than we wait.
+    LockTimeout { path: PathBuf, seconds: u64 },
+    /// The command to run could not be started.
+    Exec { program: String, source: io::Error },
+    /// Any other I/O failure, with what we were doing.
+    Io { context: String, source: io::Error },
+}
+
+/// What STS said, cleaned for display, and what to do about it.
+#[derive(Debug)]
+pub struct StsFailure {
+    pub action: &'static str,
+    pub profile: String,
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl Error {
+    /// The exit status `main` returns for this error.
+    pub fn code(&self) -> u8 {
+        match self {
+            Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Exec { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                EXIT_NOT_FOUND
+            }
+            Error::Exec { .. } => EXIT_NOT_EXECUTABLE,
+            _ => EXIT_FAILURE,
+        }
+    }
+
+    pub fn profile(profile: &str, message: impl Into<String>) -> Error {
+        Error::Profile {
+            profile: profile.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(msg) => write!(f, "{msg} (see 'mfarole --help')"),
+            Error::ConfigIo { path, source } => {
+                write!(f, "cannot read {}: {}", path.display(), io_text(source))
+            }
+            Error::ConfigSyntax {
+                path,
+                line,
+                message,
+            } => write!(f, "{}:{line}: {message}", path.display()),
+            Error::ProfileNotFound {
+                name,
+                referenced_by,
+                available,
+            } => {
+                match referenced_by {
+                    Some(by) => write!(
+                        f,
+                        "profile '{name}' (the source_profile of '{by}') is not in the config"
+                    )?,
+                    None => write!(f, "profile '{name}' is not in the config")?,
+                }
+                if available.is_empty() {
+                    write!(
+                        f,
+                        "; no profiles are defined (check AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE)"
+                    )
+                } else {
+                    write!(f, "; profiles: {}", available.join(", "))
+                }
+            }
+            Error::ProfileLoop { chain } => write!(
+                f,
+                "source_profile loop: {}; make one profile in the chain hold keys or use credential_source",
+                chain.join(" -> ")
+            ),
+            Error::Profile { profile, message } => write!(f, "profile '{profile}': {message}"),
+            Error::Mfa(msg) => f.write_str(msg),
+            Error::Interrupted => f.write_str("interrupted"),
+            Error::Endpoint { endpoint, message } => {
+                write!(f, "STS endpoint {endpoint}: {message}")
+            }
+            Error::Transport {
+                action,
+                profile,
+                endpoint,
+                message,
+            } => write!(
+                f,
+                "{action} for profile '{profile}' failed: {endpoint}: {message}"
+            ),
+            Error::Sts(failure) => {
+                let StsFailure {
+                    action,
+                    profile,
+                    code,
+                    message,
+                    request_id,
+                    hint,
+                } = failure.as_ref();
+                write!(f, "{action} for profile '{profile}' failed: {code}")?;
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                if let Some(id) = request_id {
+                    write!(f, " (request id {id})")?;
+                }
+                if let Some(hint) = hint {
+                    write!(f, "; {hint}")?;
+                }
+                Ok(())
+            }
+            Error::BadResponse {
+                action,
+                profile,
+                status,
+                excerpt,
+            } => {
+                write!(
+                    f,
+                    "{action} for profile '{profile}' failed: HTTP {status} with a body that is not an STS answer"
+                )?;
+                if excerpt.is_empty() {
+                    f.write_str(" (empty)")
+                } else {
+                    write!(f, ": \"{excerpt}\"")
+                }
+            }
+            Error::LockTimeout { path, seconds } => write!(
+                f,
+                "gave up after {seconds}s waiting for another mfarole holding {}; set MFAROLE_LOCK_TIMEOUT to wait longer",
+                path.display()
+            ),
+            Error::Exec { program, source } => match source.kind() {
+                io::ErrorKind::NotFound => write!(f, "{program}: command not found"),
+                io::ErrorKind::PermissionDenied => write!(f, "{program}: permission denied"),
+                _ => write!(f, "{program}: cannot run: {}", io_text(source)),
+            },
+            Error::Io { context, source } => write!(f, "{context}: {}", io_text(source)),
+        }
+    }
+}
+
+/// `io::Error`'s text without the "(os error N)" tail, lowercased like the rest of our messages.
+pub fn io_text(err: &io::Error) -> String {
+    let text = err.to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Makes text from the network or a file safe to show on one line of a terminal: control
+/// characters (escape sequences included) become spaces, runs of white space fold to one, and
+/// the result is cut to `max` characters with an ellipsis.
+pub fn clean(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    let mut last_space = true;
+    for c in text.chars() {
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && last_space {
+            continue;
+        }
+        if count == max {
+            out.push('…');
+            return out.trim_end().to_string();
+        }
+        last_space = c == ' ';
+        out.push(c);
+        count += 1;
+    }
+    out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_removes_escapes_and_newlines() {
+        assert_eq!(clean("a\x1b[31mb\r\nc", 100), "a [31mb c");
+        assert_eq!(clean("  lots   of\tspace ", 100), "lots of space");
+    }
+
+    #[test]
+    fn clean_cuts_long_text() {
+        assert_eq!(clean("abcdef", 3), "abc…");
+        assert_eq!(clean("abc", 3), "abc");
+    }
+
+    #[test]
+    fn exit_codes_are_distinct() {
+        let nf = Error::Exec {
+            program: "x".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        let pd = Error::Exec {
+            program: "x".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(nf.code(), 127);
+        assert_eq!(pd.code(), 126);
+        assert_eq!(Error::Interrupted.code(), 130);
+        assert_eq!(Error::Mfa("x".into()).code(), 125);
+    }
+
+    #[test]
+    fn io_text_is_lowercase_without_os_error() {
+        let e = io::Error::from_raw_os_error(2);
+        assert_eq!(io_text(&e), "no such file or directory");
+    }
+}

@@ -1,0 +1,31 @@
+//! What mfarole says on stderr while it works: `--verbose` lines and warnings.
+//!
+//! stdout belongs to the child (or to `env`'s output), so everything here goes to stderr.
+//! Callers pass only masked key ids and never a secret; this type is the one writer, so a
+//! test can hold it to that.
+
+use std::fmt;
+use std::io::Write;
+
+#[derive(Debug, Default)]
+pub struct Log {
+    verbose: bool,
+}
+
+impl Log {
+    pub fn new(verbose: bool) -> Log {
+        Log { verbose }
+    }
+
+    /// A `--verbose` line: a decision or a request, never a secret.
+    pub fn verbose(&self, msg: fmt::Arguments) {
+        if self.verbose {
+            let _ = writeln!(std::io::stderr().lock(), "mfarole: {msg}");
+        }
+    }
+
+    /// Something the user should know although the run goes on.
+    pub fn warn(&self, msg: fmt::Arguments) {
+        let _ = writeln!(std::io::stderr().lock(), "mfarole: warning: {msg}");
+    }
+}

@@ -1,0 +1,34 @@
+//! mfarole: run a command with temporary AWS credentials from STS (MFA sessions and assumed
+//! roles) in one step. `main` parses, runs, and turns the one error into one line on stderr
+//! and an exit status; everything else lives in the modules below.
+
+#![forbid(unsafe_code)]
+
+mod app;
+mod cache;
+mod cli;
+mod config;
+mod creds;
+mod environ;
+mod error;
+mod exec;
+mod ini;
+mod log;
+mod mfa;
+mod output;
+mod plan;
+mod sts;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let env = environ::Environ::capture();
+    let result = cli::parse(std::env::args_os().skip(1)).and_then(|cmd| app::run(cmd, &env));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("mfarole: {err}");
+            ExitCode::from(err.code())
+        }
+    }
+}

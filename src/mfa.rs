@@ -1,0 +1,337 @@
+//! MFA codes: from `--mfa-token`, from the profile's `mfa_process`, or typed at a prompt on
+//! the controlling terminal, first that applies.
+//!
+//! The prompt is written here rather than taken from `rpassword`, because rpassword answers
+//! Ctrl-C by raising SIGINT while the terminal still has echo off, which leaves the user's shell
+//! without echo. Here Ctrl-C restores the terminal first and then ends the run with 130. The
+//! prompt talks to `/dev/tty`, never to stdin/stdout/stderr, so it works inside Make, pipes and
+//! `credential_process`; with no terminal it fails at once instead of waiting.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex};
+
+use crate::config::MfaDevice;
+use crate::error::{Error, Result};
+
+/// A code, with a `Debug` that does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Code(String);
+
+impl Code {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Code(<redacted>)")
+    }
+}
+
+/// Where a code came from; only typed codes are asked for again when STS rejects them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Flag,
+    Process,
+    Prompt,
+}
+
+/// Checks that a code is six digits, before any request is made.
+pub fn parse_code(text: &str) -> Option<Code> {
+    let t = text.trim();
+    (t.len() == 6 && t.bytes().all(|b| b.is_ascii_digit())).then(|| Code(t.to_string()))
+}
+
+/// Gets codes for one device from the first source that applies.
+pub struct Source<'a> {
+    pub device: &'a MfaDevice,
+    pub flag: Option<&'a str>,
+    pub process_timeout: Duration,
+}
+
+impl Source<'_> {
+    pub fn origin(&self) -> Origin {
+        if self.flag.is_some() {
+            Origin::Flag
+        } else if self.device.process.is_some() {
+            Origin::Process
+        } else {
+            Origin::Prompt
+        }
+    }
+
+    /// Gets a code. `again` is why a typed code is asked for once more.
+    pub fn get(&self, again: Option<&str>) -> Result<Code> {
+        if let Some(flag) = self.flag {
+            return parse_code(flag).ok_or_else(|| {
+                Error::Usage("--mfa-token must be the 6-digit code your MFA device shows".into())
+            });
+        }
+        if let Some(cmd) = &self.device.process {
+            return run_process(cmd, &self.device.profile, self.process_timeout);
+        }
+        prompt(&self.device.serial, &self.device.profile, again)
+    }
+}
+
+fn no_terminal(serial: &str, profile: &str) -> Error {
+    Error::Mfa(format!(
+        "an MFA code for {serial} is needed and there is no terminal to ask on; pass --mfa-token CODE, or set mfa_process in profile '{profile}'"
+    ))
+}
+
+/// Restores the terminal's modes when dropped, whatever happens while reading.
+struct RawGuard<'a> {
+    tty: &'a File,
+    saved: termios::Termios,
+}
+
+impl Drop for RawGuard<'_> {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(self.tty, OptionalActions::Now, &self.saved);
+    }
+}
+
+/// Asks on `/dev/tty` with echo off.
+fn prompt(serial: &str, profile: &str, again: Option<&str>) -> Result<Code> {
+    let mut tty = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|_| no_terminal(serial, profile))?;
+    let saved = termios::tcgetattr(&tty).map_err(|_| no_terminal(serial, profile))?;
+    let tty_err = |e: std::io::Error| Error::io("cannot use the terminal", e);
+    if let Some(why) = again {
+        writeln!(tty, "{why}").map_err(tty_err)?;
+    }
+    let mut raw = saved.clone();
+    raw.local_modes
+        .remove(LocalModes::ECHO | LocalModes::ICANON | LocalModes::ISIG | LocalModes::ECHONL);
+    raw.special_codes[SpecialCodeIndex::VMIN] = 1;
+    raw.special_codes[SpecialCodeIndex::VTIME] = 0;
+    write!(tty, "Enter MFA code for {serial}: ").map_err(tty_err)?;
+    tty.flush().map_err(tty_err)?;
+    let typed = {
+        let guard = RawGuard { tty: &tty, saved };
+        termios::tcsetattr(guard.tty, OptionalActions::Now, &raw).map_err(|e| tty_err(e.into()))?;
+        read_line(guard.tty)
+    };
+    let _ = writeln!(tty);
+    match typed? {
+        Typed::Line(line) => parse_code(&line).ok_or_else(|| {
+            Error::Mfa(format!(
+                "what was typed ({}) is not a 6-digit MFA code",
+                mask_typed(&line)
+            ))
+        }),
+        Typed::Interrupted => Err(Error::Interrupted),
+        Typed::Eof => Err(Error::Mfa(
+            "no MFA code was entered; pass --mfa-token CODE, or set mfa_process".into(),
+        )),
+    }
+}
+
+/// A typed line shown back in an error: its shape, not its digits.
+fn mask_typed(line: &str) -> String {
+    line.trim()
+        .chars()
+        .take(12)
+        .map(|c| if c.is_ascii_digit() { '#' } else { '?' })
+        .collect()
+}
+
+enum Typed {
+    Line(String),
+    Interrupted,
+    Eof,
+}
+
+/// Reads one line with minimal editing (backspace, Ctrl-U), Ctrl-C and Ctrl-D.
+fn read_line(mut tty: &File) -> Result<Typed> {
+    let mut line = String::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match tty.read(&mut byte) {
+            Ok(0) => {
+                return Ok(if line.is_empty() {
+                    Typed::Eof
+                } else {
+                    Typed::Line(line)
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("cannot read from the terminal", e)),
+        }
+        match byte[0] {
+            b'\r' | b'\n' => return Ok(Typed::Line(line)),
+            0x03 => return Ok(Typed::Interrupted),
+            0x04 if line.is_empty() => return Ok(Typed::Eof),
+            0x7f | 0x08 => {
+                line.pop();
+            }
+            0x15 => line.clear(),
+            b if (b.is_ascii_graphic() || b == b' ') && line.len() < 64 => line.push(b as char),
+            _ => {}
+        }
+    }
+}
+
+/// Runs `mfa_process` with `sh -c`. Its stdout is the code; its stdin and stderr are the
+/// terminal when there is one, so that "touch your key" prompts reach the user.
+fn run_process(cmd: &str, profile: &str, timeout: Duration) -> Result<Code> {
+    let fail = |why: String| Error::Mfa(format!("mfa_process of profile '{profile}' {why}"));
+    let tty = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok();
+    let (stdin, stderr) = match &tty {
+        Some(t) => (
+            t.try_clone()
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+            t.try_clone()
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::inherit()),
+        ),
+        None => (Stdio::null(), Stdio::inherit()),
+    };
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| match e.kind() {
+            ErrorKind::NotFound => fail(
+                "needs /bin/sh, which this system does not have; pass --mfa-token instead".into(),
+            ),
+            _ => fail(format!("cannot start: {}", crate::error::io_text(&e))),
+        })?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = (&mut stdout).take(4096).read_to_end(&mut out);
+        out
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail(format!(
+                    "gave no code within {}s (MFAROLE_MFA_PROCESS_TIMEOUT)",
+                    timeout.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(fail(format!("failed: {}", crate::error::io_text(&e)))),
+        }
+    };
+    let out = reader.join().unwrap_or_default();
+    if !status.success() {
+        let how = match status.code() {
+            Some(c) => format!("exited with status {c}"),
+            None => "was killed by a signal".to_string(),
+        };
+        return Err(fail(format!("{how}; run it by hand to see why")));
+    }
+    let text = String::from_utf8_lossy(&out);
+    parse_code(&text).ok_or_else(|| {
+        fail(format!(
+            "printed {} bytes, not a 6-digit code",
+            text.trim().len()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(process: Option<&str>) -> MfaDevice {
+        MfaDevice {
+            serial: "arn:aws:iam::1:mfa/jones".into(),
+            process: process.map(str::to_string),
+            profile: "jones".into(),
+        }
+    }
+
+    #[test]
+    fn codes_are_six_digits() {
+        assert_eq!(parse_code(" 123456\n").unwrap().as_str(), "123456");
+        for bad in ["12345", "1234567", "12345a", "", "１２３４５６"] {
+            assert!(parse_code(bad).is_none(), "{bad}");
+        }
+        assert_eq!(
+            format!("{:?}", parse_code("123456").unwrap()),
+            "Code(<redacted>)"
+        );
+    }
+
+    #[test]
+    fn flag_wins_and_is_checked() {
+        let d = device(Some("echo 111111"));
+        let s = Source {
+            device: &d,
+            flag: Some("222222"),
+            process_timeout: Duration::from_secs(5),
+        };
+        assert_eq!(s.origin(), Origin::Flag);
+        assert_eq!(s.get(None).unwrap().as_str(), "222222");
+        let s = Source {
+            device: &d,
+            flag: Some("22"),
+            process_timeout: Duration::from_secs(5),
+        };
+        assert!(s.get(None).unwrap_err().to_string().contains("6-digit"));
+    }
+
+    #[test]
+    fn process_output_is_the_code() {
+        let d = device(Some("echo '  654321  '"));
+        let s = Source {
+            device: &d,
+            flag: None,
+            process_timeout: Duration::from_secs(5),
+        };
+        assert_eq!(s.origin(), Origin::Process);
+        assert_eq!(s.get(None).unwrap().as_str(), "654321");
+    }
+
+    #[test]
+    fn process_failures_are_explained_without_the_output() {
+        let t = Duration::from_secs(5);
+        let e = run_process("exit 3", "p", t).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "mfa_process of profile 'p' exited with status 3; run it by hand to see why"
+        );
+        let e = run_process("echo secret-ish-garbage", "p", t)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("printed 18 bytes, not a 6-digit code"), "{e}");
+        assert!(!e.contains("secret"));
+        let started = Instant::now();
+        let e = run_process("sleep 5; echo 123456", "p", Duration::from_millis(300))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gave no code within"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn typed_codes_are_masked_in_errors() {
+        assert_eq!(mask_typed("12a45"), "##?##");
+    }
+}

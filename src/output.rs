@@ -1,0 +1,275 @@
+//! What `mfarole env` and `mfarole completions` print.
+//!
+//! Shell output is quoted so that `eval "$(mfarole env P)"` can never run anything but the
+//! assignments, whatever bytes a value holds. The `process` format is the documented
+//! `credential_process` contract: `Version` 1, the three credentials and an RFC 3339
+//! `Expiration`, which the AWS CLI and SDKs use to know when to call again.
+
+use time::format_description::well_known::Rfc3339;
+
+use crate::cli::{Format, Shell};
+use crate::creds::Credentials;
+use crate::exec::credential_vars;
+
+/// Variables that an `eval` of our output unsets, so that a stale one cannot win.
+const UNSET: &[&str] = &["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN"];
+
+pub fn render(format: Format, creds: &Credentials, region: Option<&str>) -> String {
+    let mut vars = credential_vars(creds);
+    if let Some(r) = region {
+        vars.push(("AWS_REGION", r.to_string()));
+        vars.push(("AWS_DEFAULT_REGION", r.to_string()));
+    }
+    let mut unset: Vec<&str> = UNSET.to_vec();
+    if creds.session_token.is_none() {
+        unset.extend(["AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION"]);
+    }
+    let mut out = String::new();
+    match format {
+        Format::Sh => {
+            out.push_str(&format!("unset {}\n", unset.join(" ")));
+            for (k, v) in vars {
+                out.push_str(&format!("export {k}={}\n", sh_quote(&v)));
+            }
+        }
+        Format::Fish => {
+            for k in unset {
+                out.push_str(&format!("set -e {k};\n"));
+            }
+            for (k, v) in vars {
+                out.push_str(&format!("set -gx {k} {};\n", fish_quote(&v)));
+            }
+        }
+        Format::Dotenv => {
+            for (k, v) in vars {
+                out.push_str(&format!("{k}={}\n", dotenv_quote(&v)));
+            }
+        }
+        Format::Json | Format::Process => {
+            let mut fields = vec![
+                ("AccessKeyId", creds.access_key_id.clone()),
+                ("SecretAccessKey", creds.secret_access_key.clone()),
+            ];
+            if let Some(t) = &creds.session_token {
+                fields.push(("SessionToken", t.clone()));
+            }
+            if let Some(e) = creds.expiration.and_then(|e| {
+                e.to_offset(time::UtcOffset::UTC)
+                    .replace_nanosecond(0)
+                    .ok()?
+                    .format(&Rfc3339)
+                    .ok()
+            }) {
+                fields.push(("Expiration", e));
+            }
+            if format == Format::Json
+                && let Some(r) = region
+            {
+                fields.push(("Region", r.to_string()));
+            }
+            out.push_str("{\"Version\":1");
+            for (k, v) in fields {
+                out.push_str(&format!(",\"{k}\":{}", json_string(&v)));
+            }
+            out.push_str("}\n");
+        }
+    }
+    out
+}
+
+/// POSIX single quotes: nothing inside is special but `'`, written as `'\''`.
+pub fn sh_quote(v: &str) -> String {
+    format!("'{}'", v.replace('\'', "'\\''"))
+}
+
+/// fish single quotes: `\` and `'` are escaped with a backslash.
+fn fish_quote(v: &str) -> String {
+    format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// dotenv: bare when safe, else double quotes with `\` `"` `$` and newlines escaped.
+fn dotenv_quote(v: &str) -> String {
+    if v.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/+=-_.:".contains(&b))
+    {
+        return v.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in v.chars() {
+        match c {
+            '\\' | '"' | '$' | '`' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+pub fn json_string(v: &str) -> String {
+    let mut out = String::from("\"");
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Completion scripts. Profile names come from `mfarole list --names` at completion time,
+/// so they follow the config as it is then.
+pub fn completions(shell: Shell) -> String {
+    match shell {
+        Shell::Bash => BASH.to_string(),
+        Shell::Zsh => ZSH.to_string(),
+        Shell::Fish => FISH.to_string(),
+    }
+}
+
+const BASH: &str = r#"# bash completion for mfarole: eval "$(mfarole completions bash)"
+_mfarole() {
+    local cur prev words cword i sub="" profile_seen=0
+    cur="${COMP_WORDS[COMP_CWORD]}"
+    prev="${COMP_WORDS[COMP_CWORD-1]}"
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+            -*) ;;
+            *) if [[ -z "$sub" ]]; then sub="${COMP_WORDS[i]}"; fi ;;
+        esac
+    done
+    case "$prev" in
+        -t|--mfa-token|-d|--duration|-r|--region) return 0 ;;
+        -f|--format) COMPREPLY=($(compgen -W "sh fish dotenv json process" -- "$cur")); return 0 ;;
+    esac
+    case "$sub" in
+        "") COMPREPLY=($(compgen -W "exec env list clear completions help -h --help -V --version -v --verbose" -- "$cur")) ;;
+        exec|env|clear)
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W "-t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format" -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W "$(mfarole list --names 2>/dev/null)" -- "$cur"))
+            fi ;;
+        completions) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
+        help) COMPREPLY=($(compgen -W "exec env list clear completions" -- "$cur")) ;;
+    esac
+}
+complete -o default -F _mfarole mfarole
+"#;
+
+const ZSH: &str = r#"#compdef mfarole
+# zsh completion for mfarole: eval "$(mfarole completions zsh)" (after compinit)
+_mfarole() {
+    local -a profiles
+    if (( CURRENT == 2 )); then
+        compadd exec env list clear completions help
+        return
+    fi
+    case "${words[2]}" in
+        exec|env|clear)
+            if [[ "${words[CURRENT]}" == -* ]]; then
+                compadd -- -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format
+            else
+                profiles=(${(f)"$(mfarole list --names 2>/dev/null)"})
+                compadd -a profiles
+                _normal
+            fi ;;
+        completions) compadd bash zsh fish ;;
+        help) compadd exec env list clear completions ;;
+    esac
+}
+compdef _mfarole mfarole
+"#;
+
+const FISH: &str = r#"# fish completion for mfarole: mfarole completions fish > ~/.config/fish/completions/mfarole.fish
+complete -c mfarole -f
+complete -c mfarole -n __fish_use_subcommand -a exec -d 'run a command with credentials'
+complete -c mfarole -n __fish_use_subcommand -a env -d 'print credentials'
+complete -c mfarole -n __fish_use_subcommand -a list -d 'list profiles'
+complete -c mfarole -n __fish_use_subcommand -a clear -d 'remove cached sessions'
+complete -c mfarole -n __fish_use_subcommand -a completions -d 'print a completion script'
+complete -c mfarole -n __fish_use_subcommand -a help -d 'print help'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env clear' -a '(mfarole list --names 2>/dev/null)'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env' -s t -l mfa-token -r -d 'MFA code'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env' -s d -l duration -r -d 'duration'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env' -s r -l region -r -d 'region'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env' -l no-session -d 'no GetSessionToken'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env' -l refresh -d 'ignore the cache'
+complete -c mfarole -n '__fish_seen_subcommand_from env' -s f -l format -r -a 'sh fish dotenv json process'
+complete -c mfarole -s v -l verbose -d 'say what happens'
+complete -c mfarole -n '__fish_seen_subcommand_from completions' -a 'bash zsh fish'
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds() -> Credentials {
+        Credentials {
+            access_key_id: "ASIA1".into(),
+            secret_access_key: "a'b\"c$d\\e".into(),
+            session_token: Some("tok".into()),
+            expiration: Some(time::macros::datetime!(2026-11-24 20:00:00.5 UTC)),
+        }
+    }
+
+    #[test]
+    fn sh_output_quotes_everything() {
+        let out = render(Format::Sh, &creds(), Some("eu-west-1"));
+        assert!(out.starts_with("unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SECURITY_TOKEN\n"));
+        assert!(
+            out.contains("export AWS_SECRET_ACCESS_KEY='a'\\''b\"c$d\\e'\n"),
+            "{out}"
+        );
+        assert!(out.contains("export AWS_CREDENTIAL_EXPIRATION='2026-11-24T20:00:00Z'\n"));
+        assert!(out.contains("export AWS_DEFAULT_REGION='eu-west-1'\n"));
+    }
+
+    #[test]
+    fn fish_and_dotenv_quote() {
+        let out = render(Format::Fish, &creds(), None);
+        assert!(
+            out.contains("set -gx AWS_SECRET_ACCESS_KEY 'a\\'b\"c$d\\\\e';"),
+            "{out}"
+        );
+        let out = render(Format::Dotenv, &creds(), None);
+        assert!(out.contains("AWS_ACCESS_KEY_ID=ASIA1\n"));
+        assert!(
+            out.contains("AWS_SECRET_ACCESS_KEY=\"a'b\\\"c\\$d\\\\e\"\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn process_json_follows_the_contract() {
+        let out = render(Format::Process, &creds(), Some("r"));
+        assert_eq!(
+            out,
+            "{\"Version\":1,\"AccessKeyId\":\"ASIA1\",\"SecretAccessKey\":\"a'b\\\"c$d\\\\e\",\"SessionToken\":\"tok\",\"Expiration\":\"2026-11-24T20:00:00Z\"}\n"
+        );
+        assert!(render(Format::Json, &creds(), Some("r")).contains("\"Region\":\"r\""));
+        let long = Credentials {
+            session_token: None,
+            expiration: None,
+            ..creds()
+        };
+        let out = render(Format::Process, &long, None);
+        assert!(!out.contains("SessionToken") && !out.contains("Expiration"));
+        let out = render(Format::Sh, &long, None);
+        assert!(out.contains("AWS_SESSION_TOKEN AWS_CREDENTIAL_EXPIRATION"));
+    }
+
+    #[test]
+    fn json_escapes_control_characters() {
+        assert_eq!(json_string("a\u{1}b\n"), "\"a\\u0001b\\n\"");
+    }
+}

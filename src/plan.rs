@@ -1,0 +1,609 @@
+//! The decision of which STS calls to make, in what order, and which of them carries the MFA
+//! code: a [`Chain`] and the command-line options in, an immutable [`Plan`] out.
+//!
+//! The rules (also in the README and the man page):
+//! - no role: GetSessionToken with the long-term keys, with MFA when `mfa_serial` is set. Keys
+//!   that are already temporary, or `--no-session`, are passed through as they are.
+//! - roles with MFA: GetSessionToken with MFA first, then every AssumeRole signed with that
+//!   session, whose "MFA present" carries over. One code then serves every role of the same
+//!   source for the session's lifetime. The exceptions call AssumeRole with the code directly:
+//!   `--no-session`, a role duration over one hour (STS caps roles assumed from a session at one
+//!   hour), and source credentials that are already temporary (they cannot call
+//!   GetSessionToken).
+//! - roles without MFA: AssumeRole, hop after hop.
+//!
+//! Each step has a cache key built from every input that decides its credentials, so that a
+//! change in the config or a rotated key never serves stale credentials, and a reason that
+//! `--verbose` prints.
+
+use time::OffsetDateTime;
+
+use crate::config::Chain;
+use crate::error::{Error, Result};
+
+/// The longest role session that STS allows when the role is assumed with session credentials.
+pub const CHAINED_ROLE_MAX: u32 = 3600;
+
+/// What the command line adds to the profile.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub duration: Option<u32>,
+    pub no_session: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    GetSessionToken,
+    /// Index into `Chain::hops`.
+    AssumeRole(usize),
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::GetSessionToken => "GetSessionToken",
+            Action::AssumeRole(_) => "AssumeRole",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub action: Action,
+    /// Whether this request carries `SerialNumber` and `TokenCode`.
+    pub mfa: bool,
+    pub duration: Option<u32>,
+    /// The RoleSessionName to send (AssumeRole only).
+    pub session_name: Option<String>,
+    /// Why this step is here, for `--verbose`.
+    pub reason: String,
+    /// Every input that decides the credentials (no secret: the key id, not the key).
+    pub cache_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// In order; the last step's credentials go to the child. Empty: the source's credentials
+    /// are used as they are.
+    pub steps: Vec<Step>,
+    /// Why the plan is empty, when it is.
+    pub passthrough: Option<String>,
+}
+
+/// Makes the plan. `endpoint` is the STS URL and signing region, part of every cache key.
+pub fn plan(
+    chain: &Chain,
+    opts: &Options,
+    endpoint: &str,
+    default_session_name: &str,
+) -> Result<Plan> {
+    let source = &chain.source.credentials;
+    let duration = opts.duration.or(chain.duration);
+    let mfa_serial = chain.mfa.as_ref().map(|m| m.serial.as_str());
+    let mut steps = Vec::new();
+    let src_key = format!("src={}", source.access_key_id);
+
+    if chain.hops.is_empty() {
+        if opts.no_session {
+            return Ok(passthrough(
+                "--no-session: the profile's keys are passed through as they are",
+            ));
+        }
+        if !source.is_long_term() {
+            return Ok(passthrough(
+                "the profile's credentials are already temporary (aws_session_token): passed through",
+            ));
+        }
+        check_duration(&chain.target, "GetSessionToken", duration, 900, 129_600)?;
+        steps.push(Step {
+            action: Action::GetSessionToken,
+            mfa: mfa_serial.is_some(),
+            duration,
+            session_name: None,
+            reason: match mfa_serial {
+                Some(_) => "long-term keys with mfa_serial: an MFA session".into(),
+                None => "long-term keys: a session, so that the command never sees them".into(),
+            },
+            cache_key: format!(
+                "v1 gst {src_key} mfa={} dur={} ep={endpoint}",
+                mfa_serial.unwrap_or("-"),
+                opt(duration)
+            ),
+        });
+        return Ok(Plan {
+            steps,
+            passthrough: None,
+        });
+    }
+
+    let last = chain.hops.len() - 1;
+    check_duration(&chain.target, "AssumeRole", duration, 900, 43_200)?;
+    let hop_duration = |i: usize| {
+        if i == last {
+            duration
+        } else {
+            chain.hops[i].duration
+        }
+    };
+    let mut parent = src_key;
+    let mut first_plain = 0;
+    if let Some(serial) = mfa_serial {
+        let why_direct = if opts.no_session {
+            Some("--no-session")
+        } else if duration.is_some_and(|d| d > CHAINED_ROLE_MAX) {
+            Some("a role duration over 1h cannot be had from a session")
+        } else if !source.is_long_term() {
+            Some("the source credentials are temporary and cannot call GetSessionToken")
+        } else {
+            None
+        };
+        let step = match why_direct {
+            None => Step {
+                action: Action::GetSessionToken,
+                mfa: true,
+                duration: None,
+                session_name: None,
+                reason: "MFA session first: its MFA carries over to the role, and one code serves every role of this source".into(),
+                cache_key: format!("v1 gst {parent} mfa={serial} dur=- ep={endpoint}"),
+            },
+            Some(why) => {
+                first_plain = 1;
+                let reason = format!("AssumeRole with the MFA code ({why})");
+                role_step(chain, 0, true, hop_duration(0), &parent, endpoint, default_session_name, reason)
+            }
+        };
+        parent = step.cache_key.clone();
+        steps.push(step);
+    }
+    for i in first_plain..=last {
+        let reason = if i > 0 {
+            format!("role chained from '{}'", chain.hops[i - 1].profile)
+        } else if chain.source.from_environment {
+            "role assumed with the credentials from the environment".to_string()
+        } else if steps.is_empty() {
+            format!("role assumed with the keys of '{}'", chain.source.profile)
+        } else {
+            "role assumed with the MFA session".to_string()
+        };
+        let step = role_step(
+            chain,
+            i,
+            false,
+            hop_duration(i),
+            &parent,
+            endpoint,
+            default_session_name,
+            reason,
+        );
+        parent = step.cache_key.clone();
+        steps.push(step);
+    }
+    Ok(Plan {
+        steps,
+        passthrough: None,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn role_step(
+    chain: &Chain,
+    i: usize,
+    mfa: bool,
+    duration: Option<u32>,
+    parent: &str,
+    endpoint: &str,
+    default_session_name: &str,
+    reason: String,
+) -> Step {
+    let hop = &chain.hops[i];
+    let mfa_serial = if mfa {
+        chain.mfa.as_ref().map_or("-", |m| m.serial.as_str())
+    } else {
+        "-"
+    };
+    Step {
+        action: Action::AssumeRole(i),
+        mfa,
+        duration,
+        session_name: Some(
+            hop.session_name
+                .clone()
+                .unwrap_or_else(|| default_session_name.to_string()),
+        ),
+        reason,
+        cache_key: format!(
+            "v1 ar parent=[{parent}] role={} ext={} mfa={mfa_serial} dur={} name={} ep={endpoint}",
+            hop.role_arn,
+            hop.external_id.as_deref().unwrap_or("-"),
+            opt(duration),
+            hop.session_name.as_deref().unwrap_or("-"),
+        ),
+    }
+}
+
+fn passthrough(why: &str) -> Plan {
+    Plan {
+        steps: Vec::new(),
+        passthrough: Some(why.to_string()),
+    }
+}
+
+fn opt(v: Option<u32>) -> String {
+    v.map_or("-".to_string(), |d| d.to_string())
+}
+
+fn check_duration(profile: &str, action: &str, d: Option<u32>, min: u32, max: u32) -> Result<()> {
+    match d {
+        Some(d) if d < min || d > max => Err(Error::profile(
+            profile,
+            format!(
+                "a duration of {} is outside what {action} allows ({} to {})",
+                show_duration(d),
+                show_duration(min),
+                show_duration(max)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Parses `3600`, `45m`, `1h`, `1h30m`, `90s` into seconds.
+pub fn parse_duration(text: &str) -> Option<u32> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(n) = text.parse::<u32>() {
+        return Some(n);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    let mut last_unit = u64::MAX;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        // Units must come once each, largest first: "1h30m", not "30m1h" or "1h1h".
+        if number.is_empty() || unit >= last_unit {
+            return None;
+        }
+        last_unit = unit;
+        total = total.checked_add(number.parse::<u64>().ok()?.checked_mul(unit)?)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return None;
+    }
+    u32::try_from(total).ok()
+}
+
+/// Seconds as `1h`, `45m`, `1h30m`, or `90s`.
+pub fn show_duration(secs: u32) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+/// What STS accepts as a RoleSessionName.
+pub fn valid_session_name(name: &str) -> bool {
+    (2..=64).contains(&name.len()) && name.bytes().all(session_name_byte)
+}
+
+fn session_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b)
+}
+
+/// The seed document's `$LOGNAME-YYYY-MM-DD-HH-MM-SS`, cleaned to what STS allows.
+pub fn default_session_name(user: Option<&str>, now: OffsetDateTime) -> String {
+    let user: String = user
+        .unwrap_or("mfarole")
+        .bytes()
+        .map(|b| if session_name_byte(b) { b as char } else { '-' })
+        .collect();
+    let user = if user.is_empty() {
+        "mfarole".into()
+    } else {
+        user
+    };
+    let stamp = format!(
+        "{:04}-{:02}-{:02}-{:02}-{:02}-{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    // Keep the stamp whole: cut the user part so that the name fits in 64.
+    let room = 64 - stamp.len() - 1;
+    let user: String = user.chars().take(room).collect();
+    format!("{user}-{stamp}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Source};
+    use crate::creds::Credentials;
+    use crate::environ::Environ;
+    use std::path::Path;
+
+    const FILES: &str = "\
+[profile user]
+mfa_serial = arn:aws:iam::1:mfa/jones
+[profile nomfa]
+[profile admin]
+role_arn = arn:aws:iam::2:role/admin
+source_profile = user
+[profile plainrole]
+role_arn = arn:aws:iam::2:role/plain
+source_profile = nomfa
+[profile deep]
+role_arn = arn:aws:iam::3:role/deep
+source_profile = admin
+external_id = ext-1
+";
+    const CREDS: &str = "[user]\naws_access_key_id = AKIAUSER\naws_secret_access_key = s\n\
+                         [nomfa]\naws_access_key_id = AKIANOMFA\naws_secret_access_key = s\n";
+
+    fn chain(profile: &str) -> Chain {
+        Config::parse(Some((FILES, Path::new("c"))), Some((CREDS, Path::new("k"))))
+            .unwrap()
+            .resolve(profile, &Environ::from_pairs(&[]))
+            .unwrap()
+    }
+
+    fn shape(plan: &Plan) -> Vec<String> {
+        plan.steps
+            .iter()
+            .map(|s| {
+                let name = match s.action {
+                    Action::GetSessionToken => "GST".to_string(),
+                    Action::AssumeRole(i) => format!("AR{i}"),
+                };
+                if s.mfa { format!("{name}+mfa") } else { name }
+            })
+            .collect()
+    }
+
+    fn run(profile: &str, opts: Options) -> Plan {
+        plan(
+            &chain(profile),
+            &opts,
+            "https://sts.amazonaws.com/ us-east-1",
+            "jones-2026",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn flow1_session_token_with_mfa() {
+        let p = run("user", Options::default());
+        assert_eq!(shape(&p), ["GST+mfa"]);
+        assert!(!run("nomfa", Options::default()).steps[0].mfa);
+    }
+
+    #[test]
+    fn no_session_passes_keys_through_without_role() {
+        let p = run(
+            "user",
+            Options {
+                no_session: true,
+                ..Default::default()
+            },
+        );
+        assert!(p.steps.is_empty());
+        assert!(p.passthrough.unwrap().contains("--no-session"));
+    }
+
+    #[test]
+    fn flow2_role_with_mfa_goes_through_a_session() {
+        assert_eq!(shape(&run("admin", Options::default())), ["GST+mfa", "AR0"]);
+    }
+
+    #[test]
+    fn flow2_direct_mfa_on_no_session_or_long_duration() {
+        let p = run(
+            "admin",
+            Options {
+                no_session: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(shape(&p), ["AR0+mfa"]);
+        let p = run(
+            "admin",
+            Options {
+                duration: Some(7200),
+                ..Default::default()
+            },
+        );
+        assert_eq!(shape(&p), ["AR0+mfa"]);
+        assert_eq!(p.steps[0].duration, Some(7200));
+        let p = run(
+            "admin",
+            Options {
+                duration: Some(3600),
+                ..Default::default()
+            },
+        );
+        assert_eq!(shape(&p), ["GST+mfa", "AR0"]);
+    }
+
+    #[test]
+    fn role_without_mfa_is_one_assume_role() {
+        assert_eq!(shape(&run("plainrole", Options::default())), ["AR0"]);
+    }
+
+    #[test]
+    fn chains_assume_hop_after_hop() {
+        let p = run("deep", Options::default());
+        assert_eq!(shape(&p), ["GST+mfa", "AR0", "AR1"]);
+        let p = run(
+            "deep",
+            Options {
+                no_session: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(shape(&p), ["AR0+mfa", "AR1"]);
+    }
+
+    #[test]
+    fn temporary_source_keys_cannot_get_a_session() {
+        let mut c = chain("admin");
+        c.source = Source {
+            credentials: Credentials {
+                session_token: Some("t".into()),
+                ..c.source.credentials.clone()
+            },
+            ..c.source
+        };
+        let p = plan(&c, &Options::default(), "e", "n").unwrap();
+        assert_eq!(shape(&p), ["AR0+mfa"]);
+    }
+
+    #[test]
+    fn cache_keys_chain_and_change_with_inputs() {
+        let p = run("deep", Options::default());
+        let [gst, ar0, ar1] = &p.steps[..] else {
+            panic!()
+        };
+        assert!(gst.cache_key.contains("src=AKIAUSER"));
+        assert!(ar0.cache_key.contains(&gst.cache_key));
+        assert!(ar1.cache_key.contains(&ar0.cache_key));
+        assert!(ar1.cache_key.contains("ext=ext-1"));
+        // The generated session name is not part of the key.
+        let other = plan(
+            &chain("deep"),
+            &Options::default(),
+            "https://sts.amazonaws.com/ us-east-1",
+            "other-name",
+        )
+        .unwrap();
+        assert_eq!(other.steps[2].cache_key, ar1.cache_key);
+        // The endpoint and the duration are.
+        let other = plan(
+            &chain("deep"),
+            &Options::default(),
+            "http://127.0.0.1:1/ us-east-1",
+            "n",
+        )
+        .unwrap();
+        assert_ne!(other.steps[0].cache_key, gst.cache_key);
+        let d = run(
+            "deep",
+            Options {
+                duration: Some(1800),
+                ..Default::default()
+            },
+        );
+        assert_eq!(d.steps[0].cache_key, gst.cache_key, "session is shared");
+        assert_ne!(d.steps[2].cache_key, ar1.cache_key);
+    }
+
+    #[test]
+    fn one_mfa_session_serves_every_role_of_a_source() {
+        let a = run("admin", Options::default());
+        let u = run("user", Options::default());
+        // The plain profile asks for the default duration too, so both share the session.
+        assert_eq!(a.steps[0].cache_key, u.steps[0].cache_key);
+    }
+
+    #[test]
+    fn durations_out_of_range_are_refused() {
+        let e = plan(
+            &chain("admin"),
+            &Options {
+                duration: Some(600),
+                ..Default::default()
+            },
+            "e",
+            "n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("outside what AssumeRole allows (15m to 12h)"),
+            "{e}"
+        );
+        let e = plan(
+            &chain("user"),
+            &Options {
+                duration: Some(200_000),
+                ..Default::default()
+            },
+            "e",
+            "n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("GetSessionToken allows (15m to 36h)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("3600"), Some(3600));
+        assert_eq!(parse_duration("45m"), Some(2700));
+        assert_eq!(parse_duration("1h"), Some(3600));
+        assert_eq!(parse_duration("12h"), Some(43200));
+        assert_eq!(parse_duration("1h30m"), Some(5400));
+        assert_eq!(parse_duration("90s"), Some(90));
+        for bad in [
+            "",
+            "h",
+            "1x",
+            "30m1h",
+            "1h1h",
+            "-5",
+            "1.5h",
+            "99999999999999h",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        assert_eq!(show_duration(5400), "1h30m");
+        assert_eq!(show_duration(0), "0s");
+    }
+
+    #[test]
+    fn session_names_are_cleaned_and_bounded() {
+        let now = time::macros::datetime!(2026-11-24 19:05:09 UTC);
+        assert_eq!(
+            default_session_name(Some("jones"), now),
+            "jones-2026-11-24-19-05-09"
+        );
+        assert_eq!(
+            default_session_name(Some("Jöne s/x"), now),
+            "J--ne-s-x-2026-11-24-19-05-09"
+        );
+        assert_eq!(
+            default_session_name(None, now),
+            "mfarole-2026-11-24-19-05-09"
+        );
+        let long = default_session_name(Some(&"a".repeat(100)), now);
+        assert_eq!(long.len(), 64);
+        assert!(valid_session_name(&long));
+        assert!(long.ends_with("-2026-11-24-19-05-09"));
+        assert!(!valid_session_name("a"));
+        assert!(!valid_session_name("has space"));
+    }
+}

@@ -1,0 +1,682 @@
+//! The STS Query API over HTTPS: where to send requests, how to send them, and what the
+//! answers mean.
+//!
+//! Requests are form-encoded POSTs signed with SigV4 ([`sign`]), sent with a blocking `ureq`
+//! agent that has timeouts (ureq has none by default) and keeps error bodies (it drops them by
+//! default). Throttling, 5xx answers and connection failures are retried as the AWS SDKs'
+//! standard mode does: three attempts with jittered exponential backoff. A request that carries
+//! an MFA code is only retried when it cannot have reached STS, because a code is single-use.
+
+mod sign;
+pub mod xml;
+
+use std::io::Read;
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use ureq::http::Uri;
+
+use crate::creds::{Credentials, Issued};
+use crate::environ::Environ;
+use crate::error::{Error, Result, StsFailure, clean};
+use crate::log::Log;
+
+/// Where STS requests go and how they are signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    /// The SigV4 signing region.
+    pub region: String,
+    /// Which setting chose the URL, for `--verbose`.
+    pub origin: &'static str,
+}
+
+impl Endpoint {
+    /// Resolves the endpoint as the AWS SDKs do: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`,
+    /// the profile's `endpoint_url` (all three off with
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else the regional endpoint of `region`, else
+    /// the global one (signed for us-east-1).
+    pub fn resolve(
+        env: &Environ,
+        profile_url: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<Endpoint> {
+        if let Some(r) = region
+            && (r.is_empty()
+                || r.len() > 50
+                || !r
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        {
+            return Err(Error::Usage(format!(
+                "region '{}' is not a region name like eu-west-1",
+                clean(r, 50)
+            )));
+        }
+        let signing = region.unwrap_or("us-east-1").to_string();
+        let configured = if env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
+            None
+        } else {
+            env.get("AWS_ENDPOINT_URL_STS")
+                .map(|u| (u, "AWS_ENDPOINT_URL_STS"))
+                .or_else(|| env.get("AWS_ENDPOINT_URL").map(|u| (u, "AWS_ENDPOINT_URL")))
+                .or_else(|| profile_url.map(|u| (u, "the profile's endpoint_url")))
+        };
+        let Some((url, origin)) = configured else {
+            let url = match region {
+                Some(r) if r.starts_with("cn-") => format!("https://sts.{r}.amazonaws.com.cn/"),
+                Some(r) => format!("https://sts.{r}.amazonaws.com/"),
+                None => "https://sts.amazonaws.com/".to_string(),
+            };
+            let origin = if region.is_some() {
+                "the region"
+            } else {
+                "no region: the global endpoint"
+            };
+            return Ok(Endpoint {
+                url,
+                region: signing,
+                origin,
+            });
+        };
+        Ok(Endpoint {
+            url: check_url(url)?,
+            region: signing,
+            origin,
+        })
+    }
+
+    /// A short form for cache keys and logs.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.url, self.region)
+    }
+}
+
+/// Accepts `https://` anywhere and `http://` only for loopback hosts, and makes sure there is
+/// a path.
+fn check_url(url: &str) -> Result<String> {
+    let bad = |message: &str| Error::Endpoint {
+        endpoint: clean(url, 100),
+        message: message.to_string(),
+    };
+    let uri: Uri = url.parse().map_err(|_| bad("not a valid URL"))?;
+    let host = uri.host().ok_or_else(|| bad("the URL has no host"))?;
+    if uri.query().is_some() {
+        return Err(bad("the URL must not have a query string"));
+    }
+    match uri.scheme_str() {
+        Some("https") => {}
+        Some("http") if is_loopback(host) => {}
+        Some("http") => {
+            return Err(bad(
+                "plain http is allowed only for loopback hosts; use https so that keys are not sent in the clear",
+            ));
+        }
+        _ => return Err(bad("the URL must start with https://")),
+    }
+    let mut out = url.to_string();
+    if uri.path().is_empty() || uri.path() == "/" && !url.ends_with('/') {
+        out.push('/');
+    }
+    Ok(out)
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Network settings, from the environment.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    pub connect_timeout: Duration,
+    /// For one whole attempt, connect to last byte.
+    pub timeout: Duration,
+    pub attempts: u32,
+    pub ca_bundle: Option<std::path::PathBuf>,
+}
+
+impl NetConfig {
+    pub fn from_env(env: &Environ) -> Result<NetConfig> {
+        let secs = |name: &str, default: u64| -> Result<Duration> {
+            match env.get(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => crate::plan::parse_duration(v)
+                    .filter(|&s| s > 0)
+                    .map(|s| Duration::from_secs(u64::from(s)))
+                    .ok_or_else(|| {
+                        Error::Usage(format!(
+                            "{name}={} is not a duration like 10 or 30s",
+                            clean(v, 20)
+                        ))
+                    }),
+            }
+        };
+        let attempts = match env.get("AWS_MAX_ATTEMPTS") {
+            None => 3,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=10).contains(n))
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "AWS_MAX_ATTEMPTS={} is not a number from 1 to 10",
+                        clean(v, 20)
+                    ))
+                })?,
+        };
+        Ok(NetConfig {
+            connect_timeout: secs("MFAROLE_CONNECT_TIMEOUT", 5)?,
+            timeout: secs("MFAROLE_TIMEOUT", 15)?,
+            attempts,
+            ca_bundle: env.path("AWS_CA_BUNDLE"),
+        })
+    }
+}
+
+/// One STS request to make.
+pub struct Request<'a> {
+    pub action: &'static str,
+    /// The profile the request is made for, for messages.
+    pub profile: &'a str,
+    pub params: Vec<(&'static str, String)>,
+    pub credentials: &'a Credentials,
+    /// Carries a single-use MFA code: not retried once it may have reached STS.
+    pub carries_mfa: bool,
+}
+
+pub struct Client<'a> {
+    agent: ureq::Agent,
+    endpoint: Endpoint,
+    net: NetConfig,
+    log: &'a Log,
+}
+
+/// What went wrong with one attempt, and whether another may help.
+enum Failure {
+    /// Not sent: safe to retry even with an MFA code.
+    NotSent(Error),
+    /// Sent (or maybe sent), and worth another try.
+    Retryable(Error),
+    Final(Error),
+}
+
+impl<'a> Client<'a> {
+    pub fn new(endpoint: Endpoint, net: NetConfig, log: &'a Log) -> Result<Client<'a>> {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(path) = &net.ca_bundle {
+            tls = tls.root_certs(load_ca_bundle(path, &endpoint)?);
+        }
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(net.connect_timeout))
+            .timeout_global(Some(net.timeout))
+            .max_redirects(0)
+            .user_agent(concat!("mfarole/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls.build())
+            .build();
+        Ok(Client {
+            agent: config.new_agent(),
+            endpoint,
+            net,
+            log,
+        })
+    }
+
+    /// Sends the request with retries and returns the issued credentials.
+    pub fn call(&self, req: &Request) -> Result<Issued> {
+        let body = form_encode(
+            [("Action", req.action), ("Version", "2011-06-15")]
+                .into_iter()
+                .chain(req.params.iter().map(|(k, v)| (*k, v.as_str()))),
+        );
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            self.log.verbose(format_args!(
+                "{} for '{}' → {} (attempt {attempt}/{}, key {})",
+                req.action,
+                req.profile,
+                self.endpoint.url,
+                self.net.attempts,
+                req.credentials.masked_id()
+            ));
+            let failure = match self.attempt(req, &body) {
+                Ok(issued) => return Ok(issued),
+                Err(f) => f,
+            };
+            let (error, retry) = match failure {
+                Failure::NotSent(e) => (e, true),
+                Failure::Retryable(e) if req.carries_mfa => {
+                    return Err(mfa_maybe_used(e));
+                }
+                Failure::Retryable(e) => (e, true),
+                Failure::Final(e) => (e, false),
+            };
+            if !retry || attempt >= self.net.attempts {
+                if attempt > 1 {
+                    self.log.verbose(format_args!(
+                        "giving up after {attempt} attempts in {:.1}s",
+                        started.elapsed().as_secs_f64()
+                    ));
+                }
+                return Err(error);
+            }
+            let delay = backoff(attempt);
+            self.log
+                .verbose(format_args!("{error}; retrying in {}ms", delay.as_millis()));
+            std::thread::sleep(delay);
+            attempt += 1;
+        }
+    }
+
+    fn attempt(&self, req: &Request, body: &str) -> std::result::Result<Issued, Failure> {
+        let transport = |message: String| Error::Transport {
+            action: req.action,
+            profile: req.profile.to_string(),
+            endpoint: self.endpoint.url.clone(),
+            message,
+        };
+        let host = self
+            .endpoint
+            .url
+            .parse::<Uri>()
+            .ok()
+            .and_then(|u| u.authority().map(|a| a.as_str().to_string()))
+            .unwrap_or_default();
+        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+        let signed = sign::sign_post(
+            req.credentials,
+            &self.endpoint.region,
+            &self.endpoint.url,
+            &[("content-type", content_type), ("host", &host)],
+            body.as_bytes(),
+            SystemTime::now(),
+        )
+        .map_err(|e| Failure::Final(transport(format!("cannot sign the request: {e}"))))?;
+        let mut request = self
+            .agent
+            .post(&self.endpoint.url)
+            .header("content-type", content_type);
+        for (name, value) in &signed {
+            request = request.header(name, value);
+        }
+        let mut response = match request.send(body) {
+            Ok(r) => r,
+            Err(e) => return Err(classify_transport(e, &transport)),
+        };
+        let status = response.status().as_u16();
+        let date = response
+            .headers()
+            .get("date")
+            .and_then(|d| d.to_str().ok())
+            .map(str::to_string);
+        let mut bytes = Vec::new();
+        let read = response
+            .body_mut()
+            .as_reader()
+            .take(1 << 20)
+            .read_to_end(&mut bytes);
+        if let Err(e) = read {
+            let msg = format!("the answer broke off: {}", crate::error::io_text(&e));
+            return Err(Failure::Retryable(transport(msg)));
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        if status == 200 {
+            return crate::sts::xml::parse_success(&text).map_err(|why| {
+                self.log
+                    .verbose(format_args!("unreadable answer: {}", clean(&why, 200)));
+                let e = Error::BadResponse {
+                    action: req.action,
+                    profile: req.profile.to_string(),
+                    status,
+                    excerpt: clean(&text, 80),
+                };
+                Failure::Retryable(e)
+            });
+        }
+        let Some(sts) = xml::parse_error(&text) else {
+            let e = Error::BadResponse {
+                action: req.action,
+                profile: req.profile.to_string(),
+                status,
+                excerpt: clean(&text, 80),
+            };
+            return Err(if status == 429 || status >= 500 {
+                Failure::Retryable(e)
+            } else {
+                Failure::Final(e)
+            });
+        };
+        let throttled = matches!(
+            sts.code.as_str(),
+            "Throttling"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TooManyRequestsException"
+        ) || status == 429;
+        let hint = skew_hint(date.as_deref()).or_else(|| hint_for(&sts.code, &sts.message));
+        let e = Error::Sts(Box::new(StsFailure {
+            action: req.action,
+            profile: req.profile.to_string(),
+            code: clean(&sts.code, 60),
+            message: clean(&sts.message, 300),
+            request_id: sts.request_id.map(|r| clean(&r, 80)),
+            hint,
+        }));
+        Err(if throttled {
+            // A throttled request was refused before it was acted on: the code is unused.
+            Failure::NotSent(e)
+        } else if status >= 500 {
+            Failure::Retryable(e)
+        } else {
+            Failure::Final(e)
+        })
+    }
+}
+
+fn classify_transport(e: ureq::Error, transport: &dyn Fn(String) -> Error) -> Failure {
+    use ureq::Timeout;
+    match e {
+        ureq::Error::HostNotFound => Failure::NotSent(transport("host not found".into())),
+        ureq::Error::ConnectionFailed => Failure::NotSent(transport("cannot connect".into())),
+        ureq::Error::Timeout(Timeout::Connect | Timeout::Resolve) => Failure::NotSent(transport(
+            "timed out connecting (MFAROLE_CONNECT_TIMEOUT)".into(),
+        )),
+        ureq::Error::Timeout(_) => Failure::Retryable(transport(
+            "no complete answer within the timeout (MFAROLE_TIMEOUT)".into(),
+        )),
+        ureq::Error::Io(io) if matches!(io.kind(), std::io::ErrorKind::ConnectionRefused) => {
+            Failure::NotSent(transport("connection refused".into()))
+        }
+        ureq::Error::Io(io) => Failure::Retryable(transport(crate::error::io_text(&io))),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => {
+            Failure::Final(transport(format!(
+                "TLS failed ({}); if the endpoint uses a private CA, point AWS_CA_BUNDLE at its PEM file",
+                clean(&e.to_string(), 120)
+            )))
+        }
+        other => Failure::Retryable(transport(clean(&other.to_string(), 160))),
+    }
+}
+
+fn mfa_maybe_used(e: Error) -> Error {
+    match e {
+        Error::Transport {
+            action,
+            profile,
+            endpoint,
+            message,
+        } => Error::Transport {
+            action,
+            profile,
+            endpoint,
+            message: format!(
+                "{message}; not retried because the MFA code may have been used: run again with a new code"
+            ),
+        },
+        Error::Sts(mut failure) => {
+            failure.hint = Some(
+                "not retried because the MFA code may have been used: run again with a new code"
+                    .into(),
+            );
+            Error::Sts(failure)
+        }
+        other => other,
+    }
+}
+
+/// What to do about the errors users meet most.
+fn hint_for(code: &str, message: &str) -> Option<String> {
+    let m = message.to_ascii_lowercase();
+    if m.contains("mfa") && (m.contains("invalid") || m.contains("failed")) {
+        return Some("the MFA code was wrong or already used: wait for the next code".into());
+    }
+    match code {
+        "InvalidClientTokenId" => Some(
+            "the access key id is unknown to STS: check the keys in the credentials file".into(),
+        ),
+        "SignatureDoesNotMatch" => Some(
+            "the secret access key does not match the key id: check the credentials file".into(),
+        ),
+        "ExpiredToken" => Some("the source session token has expired: refresh it".into()),
+        _ => None,
+    }
+}
+
+/// When the server's `Date` is more than five minutes from our clock, says by how much.
+fn skew_hint(date: Option<&str>) -> Option<String> {
+    let server = httpdate(date?)?;
+    let ours = time::OffsetDateTime::now_utc();
+    let skew = (ours - server).whole_seconds();
+    if skew.abs() < 300 {
+        return None;
+    }
+    let dir = if skew > 0 { "ahead of" } else { "behind" };
+    let secs = u32::try_from(skew.unsigned_abs()).unwrap_or(u32::MAX);
+    Some(format!(
+        "this machine's clock is {} {dir} the server's: fix the system time (NTP)",
+        crate::plan::show_duration(secs)
+    ))
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn httpdate(text: &str) -> Option<time::OffsetDateTime> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(text.trim(), &format)
+        .ok()
+        .map(|t| t.assume_utc())
+}
+
+/// Full jitter, as the SDKs' standard retry mode: a random wait below 2^attempt × 100 ms,
+/// capped at 2 s, so that parallel runs that failed together do not retry together.
+fn backoff(attempt: u32) -> Duration {
+    let cap = (100u64 << attempt.min(5)).min(2000);
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0) as u64
+        ^ u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    Duration::from_millis(cap / 2 + seed % (cap / 2 + 1))
+}
+
+/// `application/x-www-form-urlencoded` as Python's `quote_plus` writes it (moto re-encodes the
+/// body that way before it checks the signature; real STS accepts it too).
+pub fn form_encode<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        encode_into(&mut out, k);
+        out.push('=');
+        encode_into(&mut out, v);
+    }
+    out
+}
+
+fn encode_into(out: &mut String, s: &str) {
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+}
+
+fn load_ca_bundle(path: &std::path::Path, endpoint: &Endpoint) -> Result<ureq::tls::RootCerts> {
+    let bad = |message: String| Error::Endpoint {
+        endpoint: endpoint.url.clone(),
+        message,
+    };
+    let pem = std::fs::read(path).map_err(|e| {
+        bad(format!(
+            "cannot read AWS_CA_BUNDLE {}: {}",
+            path.display(),
+            crate::error::io_text(&e)
+        ))
+    })?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(_) => {
+                return Err(bad(format!(
+                    "AWS_CA_BUNDLE {} is not a PEM file",
+                    path.display()
+                )));
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad(format!(
+            "AWS_CA_BUNDLE {} holds no PEM certificate",
+            path.display()
+        )));
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Environ {
+        Environ::from_pairs(pairs)
+    }
+
+    #[test]
+    fn endpoint_order() {
+        let e = Endpoint::resolve(&env(&[]), None, Some("eu-west-1")).unwrap();
+        assert_eq!(
+            (e.url.as_str(), e.region.as_str()),
+            ("https://sts.eu-west-1.amazonaws.com/", "eu-west-1")
+        );
+        let e = Endpoint::resolve(&env(&[]), None, None).unwrap();
+        assert_eq!(
+            (e.url.as_str(), e.region.as_str()),
+            ("https://sts.amazonaws.com/", "us-east-1")
+        );
+        let e = Endpoint::resolve(&env(&[]), None, Some("cn-north-1")).unwrap();
+        assert_eq!(e.url, "https://sts.cn-north-1.amazonaws.com.cn/");
+        let all = env(&[
+            ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:2"),
+        ]);
+        assert_eq!(
+            Endpoint::resolve(&all, Some("http://127.0.0.1:3"), None)
+                .unwrap()
+                .url,
+            "http://127.0.0.1:1/"
+        );
+        let generic = env(&[("AWS_ENDPOINT_URL", "http://localhost:2")]);
+        assert_eq!(
+            Endpoint::resolve(&generic, Some("http://127.0.0.1:3"), None)
+                .unwrap()
+                .url,
+            "http://localhost:2/"
+        );
+        assert_eq!(
+            Endpoint::resolve(&env(&[]), Some("https://sts.example.com/x"), None)
+                .unwrap()
+                .url,
+            "https://sts.example.com/x"
+        );
+        let ignore = env(&[
+            ("AWS_ENDPOINT_URL", "http://localhost:2"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+        ]);
+        assert_eq!(
+            Endpoint::resolve(&ignore, Some("http://127.0.0.1:3"), Some("us-west-2"))
+                .unwrap()
+                .url,
+            "https://sts.us-west-2.amazonaws.com/"
+        );
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback() {
+        for ok in [
+            "http://127.0.0.1:5000",
+            "http://[::1]:5000/",
+            "http://localhost",
+            "https://10.0.0.1/",
+        ] {
+            assert!(check_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://sts.example.com/",
+            "ftp://x/",
+            "127.0.0.1:5000",
+            "http://",
+            "https://x/?a=b",
+            "not a url",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+        let e = check_url("http://10.1.2.3/").unwrap_err().to_string();
+        assert!(e.contains("plain http is allowed only for loopback"), "{e}");
+    }
+
+    #[test]
+    fn bad_region_is_refused() {
+        assert!(Endpoint::resolve(&env(&[]), None, Some("evil.com/x")).is_err());
+        assert!(Endpoint::resolve(&env(&[]), None, Some("EU-WEST-1")).is_err());
+    }
+
+    #[test]
+    fn form_encoding_matches_quote_plus() {
+        let s =
+            form_encode([("RoleArn", "arn:aws:iam::1:role/a b"), ("X", "~-_.+=&é")].into_iter());
+        assert_eq!(
+            s,
+            "RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fa+b&X=~-_.%2B%3D%26%C3%A9"
+        );
+    }
+
+    #[test]
+    fn skew_is_reported_past_five_minutes() {
+        let now = time::OffsetDateTime::now_utc();
+        let fmt = time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        let ahead = (now + time::Duration::hours(2)).format(&fmt).unwrap();
+        let hint = skew_hint(Some(&ahead)).unwrap();
+        assert!(hint.contains("behind the server's"), "{hint}");
+        assert!(
+            hint.starts_with("this machine's clock is 1h59m")
+                || hint.starts_with("this machine's clock is 2h"),
+            "{hint}"
+        );
+        assert_eq!(skew_hint(Some(&now.format(&fmt).unwrap())), None);
+        assert_eq!(skew_hint(Some("garbage")), None);
+    }
+
+    #[test]
+    fn backoff_is_bounded() {
+        for a in 1..10 {
+            let d = backoff(a);
+            assert!(d <= Duration::from_secs(2), "{d:?}");
+            assert!(d >= Duration::from_millis(100), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn net_config_from_env() {
+        let n = NetConfig::from_env(&env(&[
+            ("MFAROLE_TIMEOUT", "2s"),
+            ("AWS_MAX_ATTEMPTS", "1"),
+        ]))
+        .unwrap();
+        assert_eq!((n.timeout, n.attempts), (Duration::from_secs(2), 1));
+        assert!(NetConfig::from_env(&env(&[("MFAROLE_TIMEOUT", "soon")])).is_err());
+        assert!(NetConfig::from_env(&env(&[("AWS_MAX_ATTEMPTS", "0")])).is_err());
+    }
+}
