@@ -1,0 +1,523 @@
+//! Test support: moto as STS (auth enforced), a sandbox home per test, and a runner for the
+//! built binary with a scrubbed environment whose failures print everything.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mfarole");
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mfarole-t-{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("MFAROLE_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// moto's server with the setup of `tests/support/moto_sts.py`.
+pub struct Moto {
+    child: Mutex<Child>,
+    stdin: Mutex<ChildStdin>,
+    stdout: Mutex<BufReader<ChildStdout>>,
+    values: HashMap<String, String>,
+    _dir: TempDir,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// With `[cert, key]`: serves HTTPS.
+    pub fn start_with(tls: &[&Path]) -> Moto {
+        let dir = TempDir::new("moto");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_sts.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(tls)
+            .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording.jsonl"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 with moto (run .ci/run to install it)");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut values = HashMap::new();
+        loop {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                panic!("moto_sts.py ended before it was ready (is moto installed?)");
+            }
+            let line = line.trim_end();
+            if line == "ready" {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(' ') {
+                values.insert(k.to_string(), v.to_string());
+            }
+        }
+        Moto {
+            child: Mutex::new(child),
+            stdin: Mutex::new(stdin),
+            stdout: Mutex::new(stdout),
+            values,
+            _dir: dir,
+        }
+    }
+
+    /// One moto for the tests of a binary that do not count requests.
+    pub fn shared() -> &'static Moto {
+        static SHARED: OnceLock<Moto> = OnceLock::new();
+        SHARED.get_or_init(Moto::start)
+    }
+
+    pub fn get(&self, key: &str) -> &str {
+        self.values
+            .get(key)
+            .unwrap_or_else(|| panic!("moto setup has no {key}"))
+    }
+
+    pub fn url(&self) -> &str {
+        self.get("url")
+    }
+
+    /// STS actions moto has answered since setup, by name.
+    pub fn counts(&self) -> HashMap<String, u32> {
+        let mut stdin = self.stdin.lock().unwrap();
+        writeln!(stdin, "count").unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.lock().unwrap().read_line(&mut line).unwrap();
+        line.trim()
+            .strip_prefix("count")
+            .unwrap()
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
+            .collect()
+    }
+
+    pub fn count(&self, action: &str) -> u32 {
+        self.counts().get(action).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let mut child = self.child.lock().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// A home directory with the standard test config, pointing at one moto.
+pub struct Sandbox {
+    pub dir: TempDir,
+    pub home: PathBuf,
+    pub config: PathBuf,
+    pub credentials: PathBuf,
+    pub cache: PathBuf,
+    pub endpoint: String,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    pub fn new(moto: &Moto) -> Sandbox {
+        let sb = Sandbox::empty(moto.url());
+        let m = |k: &str| moto.get(k).to_string();
+        let config = format!(
+            "# mfarole test config
+[default]
+region = us-east-1
+
+[profile jones]
+mfa_serial = {serial}
+region = us-east-1
+
+[profile session-only]
+role_arn = {session_only}
+source_profile = jones
+
+[profile admin]
+role_arn = {admin}
+source_profile = jones
+
+[profile admin-long]
+role_arn = {admin}
+source_profile = jones
+duration_seconds = 7200
+
+[profile smith]
+region = us-east-1
+
+[profile plain]
+role_arn = {plain}
+source_profile = smith
+
+[profile ext]
+role_arn = {ext}
+source_profile = smith
+external_id = ext-123
+
+[profile ext-wrong]
+role_arn = {ext}
+source_profile = smith
+external_id = not-the-one
+
+[profile nobody]
+role_arn = {nobody}
+source_profile = smith
+
+[profile chain1]
+role_arn = {chain1}
+source_profile = jones
+role_session_name = c1
+
+[profile hop2]
+role_arn = {hop2}
+source_profile = chain1
+role_session_name = c2
+
+[profile hop3]
+role_arn = {hop3}
+source_profile = hop2
+
+[profile badsecret]
+region = us-east-1
+",
+            serial = m("mfa_serial"),
+            session_only = m("roles.session-only"),
+            admin = m("roles.admin"),
+            plain = m("roles.plain"),
+            ext = m("roles.ext"),
+            nobody = m("roles.nobody"),
+            chain1 = m("roles.chain1"),
+            hop2 = m("roles.hop2"),
+            hop3 = m("roles.hop3"),
+        );
+        let credentials = format!(
+            "[jones]
+aws_access_key_id = {jk}
+aws_secret_access_key = {js}
+
+[smith]
+aws_access_key_id = {sk}
+aws_secret_access_key = {ss}
+
+[badsecret]
+aws_access_key_id = {sk}
+aws_secret_access_key = {ss}WRONG
+",
+            jk = m("users.jones.key"),
+            js = m("users.jones.secret"),
+            sk = m("users.smith.key"),
+            ss = m("users.smith.secret"),
+        );
+        std::fs::write(&sb.config, config).unwrap();
+        std::fs::write(&sb.credentials, credentials).unwrap();
+        sb
+    }
+
+    /// A home with no config files yet.
+    pub fn empty(endpoint: &str) -> Sandbox {
+        let dir = TempDir::new("home");
+        let home = dir.path().join("home");
+        let aws = home.join(".aws");
+        std::fs::create_dir_all(&aws).unwrap();
+        Sandbox {
+            config: aws.join("config"),
+            credentials: aws.join("credentials"),
+            cache: dir.path().join("cache"),
+            home,
+            endpoint: endpoint.to_string(),
+            extra_env: Vec::new(),
+            dir,
+        }
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Sandbox {
+        self.extra_env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    /// The environment a test's mfarole sees: nothing of the test process but PATH (and
+    /// pyenv's root, which the `aws` shim needs).
+    pub fn base_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
+            ("HOME".to_string(), self.home.display().to_string()),
+            (
+                "AWS_CONFIG_FILE".to_string(),
+                self.config.display().to_string(),
+            ),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".to_string(),
+                self.credentials.display().to_string(),
+            ),
+            ("AWS_ENDPOINT_URL".to_string(), self.endpoint.clone()),
+            (
+                "MFAROLE_CACHE_DIR".to_string(),
+                self.cache.display().to_string(),
+            ),
+            ("LOGNAME".to_string(), "jones".to_string()),
+        ];
+        if let Some(root) = pyenv_root() {
+            env.push(("PYENV_ROOT".to_string(), root));
+        }
+        env.extend(self.extra_env.iter().cloned());
+        env
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .envs(self.base_env())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        Out::of(args, self.command(args).output().unwrap())
+    }
+
+    /// A shell line that runs mfarole with this sandbox's environment (for tmux and make).
+    pub fn shell_env(&self) -> String {
+        self.base_env()
+            .iter()
+            .map(|(k, v)| format!("{k}={}", sh_quote(v)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+pub fn pyenv_root() -> Option<String> {
+    std::env::var("PYENV_ROOT").ok().or_else(|| {
+        let home = std::env::var("HOME").ok()?;
+        let root = format!("{home}/.pyenv");
+        Path::new(&root).is_dir().then_some(root)
+    })
+}
+
+pub fn sh_quote(v: &str) -> String {
+    format!("'{}'", v.replace('\'', "'\\''"))
+}
+
+/// A finished run; its assertions print the whole run when they fail.
+pub struct Out {
+    pub args: String,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn of(args: &[&str], o: Output) -> Out {
+        Out {
+            args: args.join(" "),
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    fn show(&self) -> String {
+        format!(
+            "\n--- mfarole {}\n--- status: {:?}\n--- stdout:\n{}\n--- stderr:\n{}\n",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+
+    pub fn ok(&self) -> &Out {
+        assert_eq!(self.code, Some(0), "expected success{}", self.show());
+        self
+    }
+
+    pub fn code(&self, code: i32) -> &Out {
+        assert_eq!(self.code, Some(code), "wrong status{}", self.show());
+        self
+    }
+
+    pub fn stdout_has(&self, text: &str) -> &Out {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}{}",
+            self.show()
+        );
+        self
+    }
+
+    pub fn stderr_has(&self, text: &str) -> &Out {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}{}",
+            self.show()
+        );
+        self
+    }
+
+    pub fn stderr_lacks(&self, text: &str) -> &Out {
+        assert!(
+            !self.stderr.contains(text),
+            "stderr has {text:?}{}",
+            self.show()
+        );
+        self
+    }
+
+    /// One line on stderr that starts with `mfarole: ` (the error contract).
+    pub fn one_error_line(&self) -> &Out {
+        let lines: Vec<_> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one error line{}", self.show());
+        assert!(lines[0].starts_with("mfarole: "), "{}", self.show());
+        assert!(!self.stderr.contains("panicked"), "{}", self.show());
+        self
+    }
+}
+
+/// Waits until `f` holds or the time is up.
+pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+/// A tmux server of its own, for tests that need a real terminal.
+pub struct Tmux {
+    socket: String,
+    pub session: String,
+}
+
+impl Tmux {
+    /// Starts `command` (a shell line) in a new 200x50 pane.
+    pub fn start(tag: &str, command: &str) -> Tmux {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let socket = format!(
+            "mfarole-{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let t = Tmux {
+            socket,
+            session: "t".into(),
+        };
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &t.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "200",
+                "-y",
+                "50",
+                "-s",
+                &t.session,
+            ])
+            .arg(command)
+            .env_remove("TMUX")
+            .status()
+            .expect("tmux is needed for terminal tests (.ci/run installs it)");
+        assert!(status.success());
+        t
+    }
+
+    pub fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "capture-pane",
+                "-p",
+                "-J",
+                "-S",
+                "-200",
+                "-t",
+                &self.session,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn wait_screen(&self, text: &str, timeout: Duration) -> String {
+        let mut last = String::new();
+        let found = wait_for(timeout, || {
+            last = self.screen();
+            last.contains(text)
+        });
+        assert!(found, "terminal never showed {text:?}; screen:\n{last}");
+        last
+    }
+
+    /// Types literal text (no Enter).
+    pub fn type_text(&self, text: &str) {
+        self.keys(&["-l", text]);
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", &self.session])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Reads a file the test's shell writes when its command is done.
+pub fn wait_file(path: &Path, timeout: Duration) -> String {
+    let found = wait_for(timeout, || {
+        std::fs::read_to_string(path).is_ok_and(|s| s.ends_with('\n'))
+    });
+    assert!(found, "{} never appeared", path.display());
+    std::fs::read_to_string(path).unwrap()
+}
