@@ -276,6 +276,18 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
     }
 
     let client = Client::new(endpoint, NetConfig::from_env(env)?, log)?;
+    let process_timeout = match env.get("MFAROLE_MFA_PROCESS_TIMEOUT") {
+        None => std::time::Duration::from_secs(60),
+        Some(v) => plan::parse_duration(v)
+            .filter(|&s| s > 0)
+            .map(|s| std::time::Duration::from_secs(u64::from(s)))
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "MFAROLE_MFA_PROCESS_TIMEOUT={} is not a duration like 30s or 2m",
+                    crate::error::clean(v, 20)
+                ))
+            })?,
+    };
     for (i, step) in plan.steps.iter().enumerate().skip(start) {
         let _lock = cache.lock(&step.cache_key)?;
         // Whoever held the lock may have just done this step for us. Under --refresh only an
@@ -289,7 +301,7 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
             current = hit.credentials;
             continue;
         }
-        let issued = run_step(&client, &chain, step, &current, opts)?;
+        let issued = run_step(&client, &chain, step, &current, opts, process_timeout)?;
         log.verbose(format_args!(
             "step {} done: key {}{}, valid until {}",
             i + 1,
@@ -333,6 +345,7 @@ fn run_step(
     step: &plan::Step,
     creds: &Credentials,
     opts: &Options,
+    process_timeout: std::time::Duration,
 ) -> Result<crate::creds::Issued> {
     let mut params: Vec<(&'static str, String)> = Vec::new();
     let profile = match &step.action {
@@ -368,7 +381,7 @@ fn run_step(
     let source = mfa::Source {
         device,
         flag: opts.mfa_token.as_deref(),
-        process_timeout: std::time::Duration::from_secs(60),
+        process_timeout,
     };
     let mut again: Option<String> = None;
     let mut attempt = 1;

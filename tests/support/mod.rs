@@ -521,3 +521,158 @@ pub fn wait_file(path: &Path, timeout: Duration) -> String {
     assert!(found, "{} never appeared", path.display());
     std::fs::read_to_string(path).unwrap()
 }
+
+/// What a fake STS answers to one request: status, extra headers, body; or a fault.
+pub enum Reply {
+    Http(u16, Vec<(String, String)>, Vec<u8>),
+    /// Accept, read the request, then say nothing until the client gives up.
+    Silence,
+    /// Send headers that promise a long body, then stop.
+    Truncated(u16, String),
+    /// Send a body that never ends.
+    Endless,
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for faults moto cannot produce: wrong MFA codes, 5xx,
+/// throttling, garbage, slow or silent answers. `answer` gets the attempt number (from 1) and
+/// the form body.
+pub struct FakeSts {
+    pub url: String,
+    pub requests: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeSts {
+    pub fn start(answer: impl Fn(usize, &str) -> Reply + Send + Sync + 'static) -> FakeSts {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/",
+            listener.local_addr().unwrap().port()
+        );
+        let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let answer = std::sync::Arc::new(answer);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let seen = seen.clone();
+                let answer = answer.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                    // Read headers, then Content-Length bytes.
+                    let mut buf = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !buf.ends_with(b"\r\n\r\n") {
+                        match stream.read(&mut byte) {
+                            Ok(1) => buf.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).to_string();
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0u8; len];
+                    if stream.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let body = String::from_utf8_lossy(&body).to_string();
+                    let n = {
+                        let mut seen = seen.lock().unwrap();
+                        seen.push(body.clone());
+                        seen.len()
+                    };
+                    match answer(n, &body) {
+                        Reply::Http(status, headers, body) => {
+                            let mut out = format!(
+                                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                                body.len()
+                            );
+                            for (k, v) in headers {
+                                out.push_str(&format!("{k}: {v}\r\n"));
+                            }
+                            out.push_str("\r\n");
+                            let _ = stream.write_all(out.as_bytes());
+                            let _ = stream.write_all(&body);
+                        }
+                        Reply::Silence => std::thread::sleep(Duration::from_secs(60)),
+                        Reply::Truncated(status, part) => {
+                            let _ = stream.write_all(
+                                format!(
+                                    "HTTP/1.1 {status} X\r\nContent-Length: 100000\r\n\r\n{part}"
+                                )
+                                .as_bytes(),
+                            );
+                            let _ = stream.flush();
+                            drop(stream);
+                        }
+                        Reply::Endless => {
+                            let _ = stream.write_all(
+                                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                            );
+                            let start = Instant::now();
+                            while start.elapsed() < Duration::from_secs(60) {
+                                if stream.write_all(b"400\r\n").is_err()
+                                    || stream.write_all(&[b'<'; 0x400]).is_err()
+                                    || stream.write_all(b"\r\n").is_err()
+                                {
+                                    return;
+                                }
+                                std::thread::sleep(Duration::from_millis(10));
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        FakeSts { url, requests }
+    }
+
+    pub fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+}
+
+/// A GetSessionToken success document that expires in an hour.
+pub fn gst_ok() -> Vec<u8> {
+    let exp = std::time::SystemTime::now() + Duration::from_secs(3600);
+    let secs = exp.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // Format as RFC 3339 without a date library: let the shell do it is not allowed here, so
+    // compute the civil date (days from 1970-01-01, Howard Hinnant's algorithm).
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let stamp = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    format!(
+        "<GetSessionTokenResponse><GetSessionTokenResult><Credentials>\
+         <AccessKeyId>ASIAFAKE</AccessKeyId><SecretAccessKey>fakesecret</SecretAccessKey>\
+         <SessionToken>faketoken</SessionToken><Expiration>{stamp}</Expiration>\
+         </Credentials></GetSessionTokenResult></GetSessionTokenResponse>"
+    )
+    .into_bytes()
+}
+
+pub fn sts_error(code: &str, message: &str) -> Vec<u8> {
+    format!(
+        "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>req-1</RequestId></ErrorResponse>"
+    )
+    .into_bytes()
+}
