@@ -10,6 +10,7 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -192,30 +193,43 @@ fn run_process(cmd: &str, profile: &str, timeout: Duration) -> Result<Code> {
         .write(true)
         .open("/dev/tty")
         .ok();
-    let (stdin, stderr) = match &tty {
-        Some(t) => (
-            t.try_clone()
-                .map(Stdio::from)
-                .unwrap_or_else(|_| Stdio::null()),
-            t.try_clone()
-                .map(Stdio::from)
-                .unwrap_or_else(|_| Stdio::inherit()),
-        ),
-        None => (Stdio::null(), Stdio::inherit()),
-    };
-    let mut child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| match e.kind() {
-            ErrorKind::NotFound => fail(
-                "needs /bin/sh, which this system does not have; pass --mfa-token instead".into(),
-            ),
-            _ => fail(format!("cannot start: {}", crate::error::io_text(&e))),
-        })?;
+    let mut command = Command::new("/bin/sh");
+    command.arg("-c").arg(cmd).stdout(Stdio::piped());
+    match &tty {
+        Some(t) => {
+            command
+                .stdin(
+                    t.try_clone()
+                        .map(Stdio::from)
+                        .unwrap_or_else(|_| Stdio::null()),
+                )
+                .stderr(
+                    t.try_clone()
+                        .map(Stdio::from)
+                        .unwrap_or_else(|_| Stdio::null()),
+                );
+        }
+        None => {
+            // No terminal: its messages are relayed to our stderr through a pipe of ours, and
+            // it gets a process group of its own, so that on a timeout the whole group is
+            // killed and no leftover grandchild keeps the caller's pipes open.
+            command
+                .stdin(Stdio::null())
+                .stderr(Stdio::piped())
+                .process_group(0);
+        }
+    }
+    let mut child = command.spawn().map_err(|e| match e.kind() {
+        ErrorKind::NotFound => {
+            fail("needs /bin/sh, which this system does not have; pass --mfa-token instead".into())
+        }
+        _ => fail(format!("cannot start: {}", crate::error::io_text(&e))),
+    })?;
+    if let Some(mut err) = child.stderr.take() {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut (&mut err).take(64 * 1024), &mut std::io::stderr());
+        });
+    }
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let reader = std::thread::spawn(move || {
         let mut out = Vec::new();
@@ -227,6 +241,11 @@ fn run_process(cmd: &str, profile: &str, timeout: Duration) -> Result<Code> {
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() >= deadline => {
+                if tty.is_none()
+                    && let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32)
+                {
+                    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(fail(format!(

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what mfarole's tests need and is missing on this machine: moto (STS), the AWS CLI
+# and boto3 (real clients as children and callers), tmux (a real terminal), fish (eval test),
+# make and setsid. Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+apt_missing=()
+command -v tmux >/dev/null 2>&1 || apt_missing+=(tmux)
+command -v fish >/dev/null 2>&1 || apt_missing+=(fish)
+command -v make >/dev/null 2>&1 || apt_missing+=(make)
+command -v setsid >/dev/null 2>&1 || apt_missing+=(util-linux)
+command -v hyperfine >/dev/null 2>&1 || [ -z "${MFAROLE_BENCH:-}" ] || apt_missing+=(hyperfine)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+    echo "tests/deps.sh: installing ${apt_missing[*]}" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+fi
+
+pip_missing=()
+python3 -c 'import moto.server, werkzeug' >/dev/null 2>&1 || pip_missing+=('moto[server]')
+python3 -c 'import boto3' >/dev/null 2>&1 || pip_missing+=(boto3)
+command -v aws >/dev/null 2>&1 || pip_missing+=(awscli)
+if [ ${#pip_missing[@]} -gt 0 ]; then
+    echo "tests/deps.sh: installing ${pip_missing[*]}" >&2
+    python3 -m pip install -q "${pip_missing[@]}"
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi

@@ -1,0 +1,142 @@
+//! The README and the man page say what `--help` says: a flag, command or variable that one
+//! of them lacks fails here.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn read(p: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(p)).unwrap()
+}
+
+/// The man page with roff escapes removed, so `\-\-mfa\-token` reads `--mfa-token`.
+fn man() -> String {
+    read("man/mfarole.1")
+        .replace("\\-", "-")
+        .replace("\\fB", "")
+        .replace("\\fR", "")
+        .replace("\\fI", "")
+}
+
+fn help(args: &[&str]) -> String {
+    let out = std::process::Command::new(support::BIN)
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn words_like(text: &str, keep: impl Fn(&str) -> bool) -> BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .filter(|w| keep(w))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_flag_in_help_is_in_readme_and_man_page() {
+    let mut all = String::new();
+    for args in [
+        &["--help"][..],
+        &["help", "exec"],
+        &["help", "env"],
+        &["help", "list"],
+        &["help", "clear"],
+        &["help", "completions"],
+    ] {
+        all.push_str(&help(args));
+    }
+    let flags = words_like(&all, |w| w.starts_with("--") && w.len() > 2);
+    assert!(
+        flags.contains("--mfa-token") && flags.contains("--no-session"),
+        "{flags:?}"
+    );
+    let (readme, man) = (read("README.md"), man());
+    for flag in &flags {
+        assert!(readme.contains(flag.as_str()), "README.md lacks {flag}");
+        assert!(man.contains(flag.as_str()), "man/mfarole.1 lacks {flag}");
+    }
+    let shorts = words_like(&all, |w| w.len() == 2 && w.starts_with("-") && w != "--");
+    for short in &shorts {
+        assert!(
+            readme.contains(&format!("{short},")),
+            "README.md lacks {short}"
+        );
+        assert!(
+            man.contains(&format!("{short} ")) || man.contains(&format!("{short},")),
+            "man page lacks {short}"
+        );
+    }
+}
+
+#[test]
+fn every_command_is_documented() {
+    let (readme, man) = (read("README.md"), man());
+    for cmd in ["exec", "env", "list", "clear", "completions", "help"] {
+        assert!(
+            help(&["--help"]).contains(&format!("mfarole {cmd}")),
+            "{cmd}"
+        );
+        assert!(
+            readme.contains(&format!("mfarole {cmd}")),
+            "README.md lacks {cmd}"
+        );
+        assert!(
+            man.contains(&format!(".B {cmd}")) || man.contains(&format!(".B mfarole {cmd}")),
+            "man page lacks {cmd}"
+        );
+    }
+}
+
+#[test]
+fn every_variable_the_code_reads_is_documented() {
+    let mut vars = BTreeSet::new();
+    for entry in walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src")) {
+        let text = std::fs::read_to_string(&entry).unwrap();
+        for part in text.split('"').skip(1).step_by(2) {
+            if (part.starts_with("MFAROLE_") || part.starts_with("AWS_"))
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())
+            {
+                vars.insert(part.to_string());
+            }
+        }
+    }
+    assert!(vars.contains("MFAROLE_LOCK_TIMEOUT"), "{vars:?}");
+    let (readme, man) = (read("README.md"), man());
+    for v in &vars {
+        assert!(readme.contains(v.as_str()), "README.md lacks {v}");
+        assert!(man.contains(v.as_str()), "man/mfarole.1 lacks {v}");
+    }
+}
+
+#[test]
+fn exit_statuses_are_documented() {
+    let (readme, man) = (read("README.md"), man());
+    assert!(
+        man.contains(".SH EXIT STATUS")
+            && man.contains(".SH ENVIRONMENT")
+            && man.contains(".SH FILES")
+    );
+    for code in ["125", "126", "127", "130"] {
+        assert!(readme.contains(code) && man.contains(code), "{code}");
+        assert!(help(&["--help"]).contains(code), "{code}");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -1,0 +1,295 @@
+//! MFA codes from the terminal (on a real pty, through tmux), from `mfa_process`, and from
+//! `--mfa-token`; what happens when STS rejects them, and that they never leak.
+
+mod support;
+
+use std::time::Duration;
+use support::{FakeSts, Moto, Reply, Sandbox, Tmux, gst_ok, sh_quote, sts_error, wait_file};
+
+/// A shell line for tmux: mfarole with all three std streams redirected, then the status and
+/// the terminal's modes written to files.
+fn pty_line(sb: &Sandbox, args: &str) -> (String, std::path::PathBuf) {
+    let d = sb.dir.path();
+    let done = d.join("done");
+    let line = format!(
+        "env -i {env} {bin} {args} < /dev/null > {out} 2> {err}; echo \"rc=$?\" > {rc}; stty -a > {stty}; echo ok > {done}; sleep 120",
+        env = sb.shell_env(),
+        bin = support::BIN,
+        out = sh_quote(d.join("out").to_str().unwrap()),
+        err = sh_quote(d.join("err").to_str().unwrap()),
+        rc = sh_quote(d.join("rc").to_str().unwrap()),
+        stty = sh_quote(d.join("stty").to_str().unwrap()),
+        done = sh_quote(done.to_str().unwrap()),
+    );
+    (line, done)
+}
+
+fn read(sb: &Sandbox, name: &str) -> String {
+    std::fs::read_to_string(sb.dir.path().join(name)).unwrap_or_default()
+}
+
+#[test]
+fn typed_code_reaches_sts_with_all_streams_redirected() {
+    let sb = Sandbox::new(Moto::shared());
+    let (line, done) = pty_line(
+        &sb,
+        "exec session-only -- aws sts get-caller-identity --query Arn --output text",
+    );
+    let tmux = Tmux::start("typed", &line);
+    tmux.wait_screen(
+        "Enter MFA code for arn:aws:iam::123456789012:mfa/jones: ",
+        Duration::from_secs(20),
+    );
+    tmux.type_text("975310");
+    tmux.keys(&["Enter"]);
+    wait_file(&done, Duration::from_secs(30));
+    assert_eq!(
+        read(&sb, "rc").trim(),
+        "rc=0",
+        "stderr: {}",
+        read(&sb, "err")
+    );
+    // The child's stdout is still the redirected file, not the terminal.
+    assert!(
+        read(&sb, "out").contains("assumed-role/session-only/"),
+        "{}",
+        read(&sb, "out")
+    );
+    let screen = tmux.screen();
+    assert!(!screen.contains("975310"), "echoed:\n{screen}");
+    assert!(!read(&sb, "err").contains("975310"));
+}
+
+#[test]
+fn a_rejected_code_is_asked_for_again_with_the_reason() {
+    // moto does not check codes; this fake STS accepts only 222222.
+    let fake = FakeSts::start(|_, body| {
+        if body.contains("TokenCode=222222") {
+            Reply::Http(200, vec![], gst_ok())
+        } else {
+            Reply::Http(
+                403,
+                vec![],
+                sts_error(
+                    "AccessDenied",
+                    "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+                ),
+            )
+        }
+    });
+    let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
+    let (line, done) = pty_line(&sb, "exec jones -- sh -c 'echo $AWS_ACCESS_KEY_ID'");
+    let tmux = Tmux::start("retry", &line);
+    tmux.wait_screen("Enter MFA code", Duration::from_secs(20));
+    tmux.type_text("12ab");
+    tmux.keys(&["Enter"]);
+    tmux.wait_screen(
+        "is not a 6-digit MFA code; try again (2/3)",
+        Duration::from_secs(10),
+    );
+    tmux.type_text("111111");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_screen("STS rejected the code", Duration::from_secs(10));
+    assert!(
+        screen.contains("invalid MFA one time pass code"),
+        "{screen}"
+    );
+    assert!(screen.contains("(3/3)"), "{screen}");
+    tmux.type_text("222222");
+    tmux.keys(&["Enter"]);
+    wait_file(&done, Duration::from_secs(30));
+    assert_eq!(
+        read(&sb, "rc").trim(),
+        "rc=0",
+        "stderr: {}",
+        read(&sb, "err")
+    );
+    assert_eq!(read(&sb, "out").trim(), "ASIAFAKE");
+    assert_eq!(fake.count(), 2, "the malformed code never went to STS");
+    assert_eq!(tmux.screen().matches("Enter MFA code").count(), 3);
+}
+
+#[test]
+fn three_rejected_codes_end_the_run() {
+    let fake = FakeSts::start(|_, _| {
+        Reply::Http(
+            403,
+            vec![],
+            sts_error(
+                "AccessDenied",
+                "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+            ),
+        )
+    });
+    let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
+    let (line, done) = pty_line(&sb, "exec jones -- true");
+    let tmux = Tmux::start("three", &line);
+    for n in 1..=3 {
+        let screen = tmux.wait_screen("Enter MFA code", Duration::from_secs(10));
+        assert!(screen.matches("Enter MFA code").count() >= n);
+        tmux.type_text("111111");
+        tmux.keys(&["Enter"]);
+        if n < 3 {
+            support::wait_for(Duration::from_secs(10), || {
+                tmux.screen().matches("Enter MFA code").count() > n
+            });
+        }
+    }
+    wait_file(&done, Duration::from_secs(20));
+    assert_eq!(read(&sb, "rc").trim(), "rc=125");
+    let err = read(&sb, "err");
+    assert!(
+        err.contains("GetSessionToken for profile 'jones' failed: AccessDenied"),
+        "{err}"
+    );
+    assert!(err.contains("wait for the next code"), "{err}");
+    assert_eq!(fake.count(), 3);
+}
+
+#[test]
+fn ctrl_c_at_the_prompt_exits_130_with_echo_back_on() {
+    let sb = Sandbox::new(Moto::shared());
+    let (line, done) = pty_line(&sb, "exec jones -- true");
+    let tmux = Tmux::start("ctrlc", &line);
+    tmux.wait_screen("Enter MFA code", Duration::from_secs(20));
+    tmux.type_text("12");
+    tmux.keys(&["C-c"]);
+    wait_file(&done, Duration::from_secs(10));
+    assert_eq!(read(&sb, "rc").trim(), "rc=130");
+    let stty = read(&sb, "stty");
+    assert!(
+        stty.split_whitespace().any(|w| w == "echo"),
+        "echo is off:\n{stty}"
+    );
+    assert!(stty.split_whitespace().any(|w| w == "icanon"), "{stty}");
+    assert!(stty.split_whitespace().any(|w| w == "isig"), "{stty}");
+    assert!(read(&sb, "err").contains("mfarole: interrupted"));
+}
+
+#[test]
+fn a_code_given_by_flag_is_not_retried() {
+    let fake = FakeSts::start(|_, _| {
+        Reply::Http(
+            403,
+            vec![],
+            sts_error(
+                "AccessDenied",
+                "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+            ),
+        )
+    });
+    let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
+    sb.run(&["exec", "-t", "111111", "jones", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("AccessDenied");
+    assert_eq!(fake.count(), 1);
+}
+
+fn with_process(moto: &Moto, process: &str) -> Sandbox {
+    let sb = Sandbox::new(moto);
+    let config = std::fs::read_to_string(&sb.config).unwrap().replace(
+        "[profile jones]\n",
+        &format!("[profile jones]\nmfa_process = {process}\n"),
+    );
+    std::fs::write(&sb.config, config).unwrap();
+    sb
+}
+
+#[test]
+fn mfa_process_gives_the_code() {
+    let moto = Moto::shared();
+    // The seed's `mfa NAME -q`, as a script on PATH.
+    let sb = with_process(moto, "mfa aws-myorg-users-jones -q");
+    let bin = sb.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mfa = bin.join("mfa");
+    std::fs::write(
+        &mfa,
+        "#!/bin/sh\n[ \"$1\" = aws-myorg-users-jones ] && [ \"$2\" = -q ] || exit 9\necho 135790\n",
+    )
+    .unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&mfa).unwrap().permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(&mfa, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let sb = sb.env("PATH", &path);
+    let out = sb.run(&[
+        "exec",
+        "-v",
+        "session-only",
+        "--",
+        "aws",
+        "sts",
+        "get-caller-identity",
+        "--query",
+        "Arn",
+        "--output",
+        "text",
+    ]);
+    out.ok()
+        .stdout_has("assumed-role/session-only/")
+        .stderr_lacks("135790");
+}
+
+#[test]
+fn mfa_process_failures_are_clear() {
+    let moto = Moto::shared();
+    let cases = [
+        (
+            "exit 4",
+            "mfa_process of profile 'jones' exited with status 4; run it by hand to see why",
+        ),
+        (
+            "echo not-a-code",
+            "mfa_process of profile 'jones' printed 10 bytes, not a 6-digit code",
+        ),
+        ("echo 12345", "printed 5 bytes, not a 6-digit code"),
+        (
+            "kill -9 $$",
+            "mfa_process of profile 'jones' was killed by a signal",
+        ),
+    ];
+    for (process, message) in cases {
+        let sb = with_process(moto, process);
+        sb.run(&["exec", "session-only", "--", "true"])
+            .code(125)
+            .one_error_line()
+            .stderr_has(message);
+    }
+}
+
+#[test]
+fn slow_mfa_process_is_waited_for_and_bounded() {
+    let moto = Moto::shared();
+    let sb = with_process(moto, "sleep 1; echo 246802");
+    sb.run(&["exec", "jones", "--", "true"]).ok();
+    let sb = with_process(moto, "sleep 30; echo 246802").env("MFAROLE_MFA_PROCESS_TIMEOUT", "1s");
+    let started = std::time::Instant::now();
+    sb.run(&["exec", "jones", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("gave no code within 1s (MFAROLE_MFA_PROCESS_TIMEOUT)");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn mfa_process_talks_to_the_terminal() {
+    // Its stderr goes to the terminal (a "touch your key" message), its stdout is the code.
+    let sb = with_process(Moto::shared(), "echo 'touch your key' >&2; echo 246802");
+    let (line, done) = pty_line(&sb, "exec jones -- true");
+    let tmux = Tmux::start("proc", &line);
+    wait_file(&done, Duration::from_secs(20));
+    assert_eq!(read(&sb, "rc").trim(), "rc=0", "{}", read(&sb, "err"));
+    tmux.wait_screen("touch your key", Duration::from_secs(5));
+    assert!(!read(&sb, "err").contains("touch your key"));
+}
+
+#[test]
+fn the_flag_wins_over_mfa_process() {
+    let sb = with_process(Moto::shared(), "exit 1");
+    sb.run(&["exec", "-t", "123456", "jones", "--", "true"])
+        .ok();
+}
