@@ -10,6 +10,7 @@ command -v fish >/dev/null 2>&1 || apt_missing+=(fish)
 command -v make >/dev/null 2>&1 || apt_missing+=(make)
 command -v setsid >/dev/null 2>&1 || apt_missing+=(util-linux)
 command -v hyperfine >/dev/null 2>&1 || [ -z "${MFAROLE_BENCH:-}" ] || apt_missing+=(hyperfine)
+[ -x /usr/bin/time ] || [ -z "${MFAROLE_BENCH:-}" ] || apt_missing+=(time)
 if [ ${#apt_missing[@]} -gt 0 ]; then
     echo "tests/deps.sh: installing ${apt_missing[*]}" >&2
     apt-get update -qq >/dev/null

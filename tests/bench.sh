@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Benchmark: mfarole's cached exec path against running the command directly, the uncached
+# GetSessionToken + AssumeRole path, and the seed document's hand-made flow with the AWS CLI,
+# all against the same moto STS (auth enforced) in one run. Prints medians, ratios and peak
+# RSS. Not a test: nothing here asserts a time.
+#
+#   tests/bench.sh            # needs hyperfine (Debian), moto and the AWS CLI (tests/deps.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MFAROLE_BENCH=1 tests/deps.sh
+cargo build --release -q
+bin=$PWD/target/release/mfarole
+work=$(mktemp -d)
+trap 'exec 9>&-; rm -rf "$work"' EXIT
+
+# moto: serves until its stdin (fd 9 here) closes.
+mkfifo "$work/in"
+MOTO_RECORDER_FILEPATH=$work/rec python3 tests/support/moto_sts.py <"$work/in" >"$work/moto" 2>/dev/null &
+exec 9>"$work/in"
+for _ in $(seq 100); do grep -q '^ready$' "$work/moto" 2>/dev/null && break; sleep 0.1; done
+val() { awk -v k="$1" '$1 == k { print $2 }' "$work/moto"; }
+
+mkdir -p "$work/home/.aws"
+cat >"$work/home/.aws/config" <<EOF
+[profile jones]
+mfa_serial = $(val mfa_serial)
+region = us-east-1
+[profile admin]
+role_arn = $(val roles.admin)
+source_profile = jones
+EOF
+cat >"$work/home/.aws/credentials" <<EOF
+[jones]
+aws_access_key_id = $(val users.jones.key)
+aws_secret_access_key = $(val users.jones.secret)
+EOF
+export HOME=$work/home AWS_ENDPOINT_URL=$(val url) MFAROLE_CACHE_DIR=$work/cache
+export AWS_CONFIG_FILE=$HOME/.aws/config AWS_SHARED_CREDENTIALS_FILE=$HOME/.aws/credentials
+truebin=$(command -v true)
+
+"$bin" exec -t 123456 admin -- "$truebin"   # warm the cache
+
+# The seed document's flow, by hand with the AWS CLI: get-session-token, then assume-role.
+cat >"$work/seed-flow.sh" <<EOF
+#!/bin/sh
+set -e
+set -- \$(aws sts get-session-token --serial-number $(val mfa_serial) --token-code 123456 \
+  --profile jones --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text)
+AWS_ACCESS_KEY_ID=\$1 AWS_SECRET_ACCESS_KEY=\$2 AWS_SESSION_TOKEN=\$3 \
+  aws sts assume-role --role-arn $(val roles.admin) --role-session-name bench \
+  --region us-east-1 --query 'Credentials.AccessKeyId' --output text >/dev/null
+EOF
+chmod +x "$work/seed-flow.sh"
+
+hyperfine -N --warmup 20 --min-runs 300 --export-json "$work/cached.json" \
+  -n 'true (direct)' "$truebin" \
+  -n 'mfarole exec admin -- true (cached)' "$bin exec admin -- $truebin"
+hyperfine -N --warmup 3 --min-runs 30 --export-json "$work/uncached.json" \
+  -n 'mfarole GetSessionToken+AssumeRole (uncached)' "$bin exec --refresh -t 123456 admin -- $truebin"
+hyperfine --warmup 1 --min-runs 10 --export-json "$work/cli.json" \
+  -n 'aws CLI: get-session-token + assume-role (seed flow)' "$work/seed-flow.sh"
+
+python3 - "$work" "$bin" "$truebin" <<'EOF'
+import json, resource, statistics, subprocess, sys, os
+work, binary, truebin = sys.argv[1:4]
+def med(f, i=0):
+    return statistics.median(json.load(open(f"{work}/{f}"))["results"][i]["times"]) * 1000
+direct, cached = med("cached.json", 0), med("cached.json", 1)
+uncached, cli = med("uncached.json"), med("cli.json")
+def peak_rss(cmd):
+    # GNU time reports the peak RSS of the process it runs (mfarole, then true after exec).
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], check=True, capture_output=True, text=True)
+    return int(out.stderr.strip().splitlines()[-1])
+rss = max(peak_rss([binary, "exec", "admin", "--", truebin]) for _ in range(5))
+rss_uncached = max(peak_rss([binary, "exec", "--refresh", "-t", "123456", "admin", "--", truebin]) for _ in range(5))
+rss_true = peak_rss([truebin])
+print()
+print(f"{'case':55} {'median':>10}")
+print(f"{'true (direct)':55} {direct:9.2f}ms")
+print(f"{'mfarole exec (cached)':55} {cached:9.2f}ms  overhead {cached - direct:.2f}ms, ratio {cached / direct:.1f}x")
+print(f"{'mfarole exec (uncached GetSessionToken+AssumeRole)':55} {uncached:9.2f}ms")
+print(f"{'aws CLI seed flow (get-session-token + assume-role)':55} {cli:9.2f}ms  mfarole is {cli / uncached:.0f}x faster")
+print(f"peak RSS (max of 5): cached exec {rss} KiB, uncached {rss_uncached} KiB, true alone {rss_true} KiB")
+print(f"binary: {os.path.getsize(binary)} bytes")
+EOF
