@@ -1,0 +1,286 @@
+//! mfarole among the AWS tools: `env` output evaluated by sh and fish, `credential_process`
+//! for the AWS CLI and boto3, the subshell, nesting, `list` and completions.
+
+mod support;
+
+use std::time::Duration;
+use support::{Moto, Sandbox, Tmux, sh_quote, wait_file};
+
+fn add_config(sb: &Sandbox, text: &str) {
+    let mut config = std::fs::read_to_string(&sb.config).unwrap();
+    config.push_str(text);
+    std::fs::write(&sb.config, config).unwrap();
+}
+
+fn sh(sb: &Sandbox, script: &str) -> support::Out {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(script)
+        .env_clear()
+        .envs(sb.base_env())
+        .env("M", support::BIN);
+    support::Out::of(&["sh -c", script], cmd.output().unwrap())
+}
+
+#[test]
+fn eval_in_sh_gives_working_credentials() {
+    let sb = Sandbox::new(Moto::shared()).env("AWS_PROFILE", "jones");
+    let out = sh(
+        &sb,
+        "eval \"$(\"$M\" env plain)\" && aws sts get-caller-identity --query Arn --output text",
+    );
+    out.ok().stdout_has("assumed-role/plain/");
+}
+
+#[test]
+fn fish_source_gives_working_credentials() {
+    let sb = Sandbox::new(Moto::shared());
+    let out = sh(
+        &sb,
+        "fish -c '$M env --format fish plain | source; aws sts get-caller-identity --query Arn --output text'",
+    );
+    out.ok().stdout_has("assumed-role/plain/");
+}
+
+#[test]
+fn env_prints_only_to_stdout_and_formats() {
+    let sb = Sandbox::new(Moto::shared());
+    let out = sb.run(&["env", "-f", "dotenv", "plain"]);
+    out.ok();
+    assert_eq!(out.stderr, "");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("AWS_SESSION_TOKEN="))
+    );
+    assert!(out.stdout.lines().any(|l| l == "AWS_REGION=us-east-1"));
+    let out = sb.run(&["env", "-f", "process", "plain"]);
+    out.ok();
+    assert!(
+        out.stdout
+            .starts_with("{\"Version\":1,\"AccessKeyId\":\"ASIA"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("\"Expiration\":\"20"));
+    sb.run(&["env", "-f", "yaml", "plain"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("--format yaml");
+}
+
+#[test]
+fn credential_process_for_the_aws_cli_and_boto3() {
+    let moto = Moto::start();
+    let sb = Sandbox::new(&moto);
+    add_config(
+        &sb,
+        &format!(
+            "\n[profile viacp]\ncredential_process = {} env --format process plain\nregion = us-east-1\n",
+            support::BIN
+        ),
+    );
+    for _ in 0..3 {
+        let out = sh(
+            &sb,
+            "aws sts get-caller-identity --profile viacp --query Arn --output text",
+        );
+        out.ok().stdout_has("assumed-role/plain/");
+    }
+    let script = "import boto3, os\n\
+        s = boto3.Session(profile_name='viacp')\n\
+        print(s.client('sts', endpoint_url=os.environ['AWS_ENDPOINT_URL']).get_caller_identity()['Arn'])\n";
+    let out = sh(&sb, &format!("python3 -c {}", sh_quote(script)));
+    out.ok().stdout_has("assumed-role/plain/");
+    // Four callers, one AssumeRole: the rest came from mfarole's cache.
+    assert_eq!(moto.count("AssumeRole"), 1);
+    assert_eq!(moto.count("GetCallerIdentity"), 4);
+}
+
+#[test]
+fn credential_process_prompts_on_the_terminal() {
+    let sb = Sandbox::new(Moto::shared());
+    add_config(
+        &sb,
+        &format!(
+            "\n[profile viacp]\ncredential_process = {} env --format process session-only\nregion = us-east-1\n",
+            support::BIN
+        ),
+    );
+    let d = sb.dir.path();
+    let done = d.join("done");
+    let line = format!(
+        "env -i {} aws sts get-caller-identity --profile viacp --query Arn --output text > {} 2> {}; echo $? > {}; sleep 60",
+        sb.shell_env(),
+        sh_quote(d.join("out").to_str().unwrap()),
+        sh_quote(d.join("err").to_str().unwrap()),
+        sh_quote(done.to_str().unwrap())
+    );
+    let tmux = Tmux::start("cp", &line);
+    tmux.wait_screen(
+        "Enter MFA code for arn:aws:iam::123456789012:mfa/jones: ",
+        Duration::from_secs(30),
+    );
+    tmux.type_text("975310");
+    tmux.keys(&["Enter"]);
+    let rc = wait_file(&done, Duration::from_secs(30));
+    let out = std::fs::read_to_string(d.join("out")).unwrap();
+    assert_eq!(
+        rc.trim(),
+        "0",
+        "{out} {}",
+        std::fs::read_to_string(d.join("err")).unwrap()
+    );
+    assert!(out.contains("assumed-role/session-only/"), "{out}");
+    assert!(!tmux.screen().contains("975310"));
+}
+
+#[test]
+fn exec_without_a_command_starts_the_shell() {
+    let sb = Sandbox::new(Moto::shared()).env("SHELL", "/bin/sh");
+    let mut cmd = sb.command(&["exec", "plain"]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"echo \"key=$AWS_ACCESS_KEY_ID profile=$MFAROLE_PROFILE\"\n")
+        .unwrap();
+    let out = support::Out::of(
+        &["exec plain (stdin script)"],
+        child.wait_with_output().unwrap(),
+    );
+    out.ok().stdout_has("key=ASIA").stdout_has("profile=plain");
+    // stderr is not a terminal: nothing said.
+    assert_eq!(out.stderr, "");
+
+    // On a terminal it says which shell it starts.
+    let d = sb.dir.path().join("sub-done");
+    let line = format!(
+        "env -i {} {} exec plain; echo $? > {}; sleep 60",
+        sb.shell_env(),
+        support::BIN,
+        sh_quote(d.to_str().unwrap())
+    );
+    let tmux = Tmux::start("sub", &line);
+    tmux.wait_screen(
+        "mfarole: starting /bin/sh with credentials for 'plain' (until",
+        Duration::from_secs(20),
+    );
+    tmux.type_text("exit 3");
+    tmux.keys(&["Enter"]);
+    assert_eq!(wait_file(&d, Duration::from_secs(10)).trim(), "3");
+}
+
+#[test]
+fn nesting_uses_the_original_source_and_stops_loops() {
+    let sb = Sandbox::new(Moto::shared());
+    // Inside "plain", exec "session-only": built from jones's keys in the files, not from the
+    // inherited temporary keys of "plain".
+    let out = sh(
+        &sb,
+        "\"$M\" exec plain -- \"$M\" exec -t 123456 session-only -- aws sts get-caller-identity --query Arn --output text",
+    );
+    out.ok().stdout_has("assumed-role/session-only/");
+
+    sh(&sb, "\"$M\" exec plain -- \"$M\" exec plain -- true")
+        .code(125)
+        .one_error_line()
+        .stderr_has("already inside an mfarole environment for 'plain'");
+
+    let deep = "\"$M\" exec plain -- \"$M\" exec ext -- \"$M\" exec -t 123456 jones -- \"$M\" exec admin -- \"$M\" exec session-only -- true";
+    sh(&sb, deep)
+        .code(125)
+        .one_error_line()
+        .stderr_has("nested 4 deep (plain > ext > jones > admin)");
+
+    // A credential_source = Environment profile is refused inside: those keys are the
+    // parent's temporary ones.
+    add_config(
+        &sb,
+        &format!(
+            "\n[profile envrole]\nrole_arn = {}\ncredential_source = Environment\n",
+            Moto::shared().get("roles.plain")
+        ),
+    );
+    sh(&sb, "\"$M\" exec plain -- \"$M\" exec envrole -- true")
+        .code(125)
+        .one_error_line()
+        .stderr_has("run it outside mfarole");
+}
+
+#[test]
+fn list_shows_needs_and_cache_without_secrets() {
+    let moto = Moto::shared();
+    let sb = Sandbox::new(moto);
+    sb.run(&["exec", "-t", "123456", "admin", "--", "true"])
+        .ok();
+    let out = sb.run(&["list"]);
+    out.ok();
+    let line = |p: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(p))
+            .unwrap_or_else(|| panic!("no row for {p}:\n{}", out.stdout))
+            .to_string()
+    };
+    assert!(out.stdout.starts_with("PROFILE"));
+    assert!(line("jones").contains("keys + MFA"), "{}", line("jones"));
+    assert!(
+        line("jones").contains("fresh until"),
+        "the MFA session is cached: {}",
+        line("jones")
+    );
+    assert!(line("admin").contains("role arn:aws:iam::123456789012:role/admin via jones + MFA"));
+    assert!(line("admin").contains("fresh until 20"));
+    assert!(line("plain").ends_with('-') || !line("plain").contains("fresh"));
+    assert!(line("hop3").contains("(3 hops)"));
+    assert!(line("badsecret").contains("keys"));
+    for secret in [
+        moto.get("users.jones.secret"),
+        moto.get("users.smith.secret"),
+    ] {
+        assert!(!out.stdout.contains(secret));
+    }
+    let names = sb.run(&["list", "--names"]);
+    names.ok();
+    assert!(names.stdout.lines().any(|l| l == "admin"));
+}
+
+#[test]
+fn bash_and_fish_complete_profile_names() {
+    let sb = Sandbox::new(Moto::shared());
+    let bin_dir = std::path::Path::new(support::BIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let sb = sb.env("PATH", &path);
+    let out = sh(
+        &sb,
+        "bash -c 'source <(mfarole completions bash); COMP_WORDS=(mfarole exec ad); COMP_CWORD=2; _mfarole; echo \"${COMPREPLY[*]}\"'",
+    );
+    out.ok();
+    assert_eq!(out.stdout.trim(), "admin admin-long");
+    let out = sh(
+        &sb,
+        "bash -c 'source <(mfarole completions bash); COMP_WORDS=(mfarole env -f ); COMP_CWORD=3; _mfarole; echo \"${COMPREPLY[*]}\"'",
+    );
+    out.ok();
+    assert_eq!(out.stdout.trim(), "sh fish dotenv json process");
+    let out = sh(
+        &sb,
+        "fish -c 'mfarole completions fish | source; complete -C \"mfarole exec ho\"'",
+    );
+    out.ok();
+    let got: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(got, ["hop2", "hop3"]);
+    sb.run(&["completions", "zsh"])
+        .ok()
+        .stdout_has("compdef _mfarole mfarole");
+}
