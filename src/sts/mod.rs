@@ -319,7 +319,17 @@ impl<'a> Client<'a> {
             .take(1 << 20)
             .read_to_end(&mut bytes);
         if let Err(e) = read {
-            let msg = format!("the answer broke off: {}", crate::error::io_text(&e));
+            let timed_out = e.kind() == std::io::ErrorKind::TimedOut
+                || e.to_string().to_ascii_lowercase().contains("timeout");
+            if timed_out {
+                return Err(Failure::Final(transport(
+                    "no complete answer within the timeout (MFAROLE_TIMEOUT)".into(),
+                )));
+            }
+            let msg = format!(
+                "the answer broke off: {}",
+                clean(&crate::error::io_text(&e), 100)
+            );
             return Err(Failure::Retryable(transport(msg)));
         }
         let text = String::from_utf8_lossy(&bytes);
@@ -384,21 +394,38 @@ fn classify_transport(e: ureq::Error, transport: &dyn Fn(String) -> Error) -> Fa
         ureq::Error::Timeout(Timeout::Connect | Timeout::Resolve) => Failure::NotSent(transport(
             "timed out connecting (MFAROLE_CONNECT_TIMEOUT)".into(),
         )),
-        ureq::Error::Timeout(_) => Failure::Retryable(transport(
+        // A server that accepted and then went silent would most likely do it again: one
+        // timeout is the whole wait the user is given.
+        ureq::Error::Timeout(_) => Failure::Final(transport(
             "no complete answer within the timeout (MFAROLE_TIMEOUT)".into(),
         )),
         ureq::Error::Io(io) if matches!(io.kind(), std::io::ErrorKind::ConnectionRefused) => {
             Failure::NotSent(transport("connection refused".into()))
         }
+        // rustls reports certificate problems as I/O errors of the handshake.
+        ureq::Error::Io(io) if looks_like_tls(&io.to_string()) => {
+            Failure::Final(tls_failure(&io.to_string(), transport))
+        }
         ureq::Error::Io(io) => Failure::Retryable(transport(crate::error::io_text(&io))),
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => {
-            Failure::Final(transport(format!(
-                "TLS failed ({}); if the endpoint uses a private CA, point AWS_CA_BUNDLE at its PEM file",
-                clean(&e.to_string(), 120)
-            )))
+            Failure::Final(tls_failure(&e.to_string(), transport))
         }
         other => Failure::Retryable(transport(clean(&other.to_string(), 160))),
     }
+}
+
+fn looks_like_tls(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    ["certificate", "tls", "handshake", "peer sent", "alert"]
+        .iter()
+        .any(|w| t.contains(w))
+}
+
+fn tls_failure(text: &str, transport: &dyn Fn(String) -> Error) -> Error {
+    transport(format!(
+        "TLS failed ({}); if the endpoint uses a private CA, point AWS_CA_BUNDLE at its PEM file",
+        clean(text, 120)
+    ))
 }
 
 fn mfa_maybe_used(e: Error) -> Error {

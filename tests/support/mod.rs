@@ -638,14 +638,10 @@ impl FakeSts {
     }
 }
 
-/// A GetSessionToken success document that expires in an hour.
-pub fn gst_ok() -> Vec<u8> {
-    let exp = std::time::SystemTime::now() + Duration::from_secs(3600);
-    let secs = exp.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    // Format as RFC 3339 without a date library: let the shell do it is not allowed here, so
-    // compute the civil date (days from 1970-01-01, Howard Hinnant's algorithm).
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
+/// Civil date and time of a Unix time (Howard Hinnant's days-from-civil, inverted).
+fn civil(secs: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
     let z = days + 719468;
     let era = z.div_euclid(146097);
     let doe = z - era * 146097;
@@ -655,17 +651,45 @@ pub fn gst_ok() -> Vec<u8> {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    let stamp = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
+    let weekday = (days + 4).rem_euclid(7); // 1970-01-01 was a Thursday
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60, weekday)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// `now + offset` as RFC 3339.
+pub fn rfc3339_in(offset: i64) -> String {
+    let (y, m, d, h, mi, s, _) = civil(unix_now() + offset);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// `now + offset` as an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+pub fn http_date_in(offset: i64) -> String {
+    let (y, m, d, h, mi, s, wd) = civil(unix_now() + offset);
+    let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {d:02} {} {y:04} {h:02}:{mi:02}:{s:02} GMT",
+        days[wd as usize],
+        months[(m - 1) as usize]
+    )
+}
+
+/// A GetSessionToken success document that expires in an hour.
+pub fn gst_ok() -> Vec<u8> {
     format!(
         "<GetSessionTokenResponse><GetSessionTokenResult><Credentials>\
          <AccessKeyId>ASIAFAKE</AccessKeyId><SecretAccessKey>fakesecret</SecretAccessKey>\
-         <SessionToken>faketoken</SessionToken><Expiration>{stamp}</Expiration>\
-         </Credentials></GetSessionTokenResult></GetSessionTokenResponse>"
+         <SessionToken>faketoken</SessionToken><Expiration>{}</Expiration>\
+         </Credentials></GetSessionTokenResult></GetSessionTokenResponse>",
+        rfc3339_in(3600)
     )
     .into_bytes()
 }

@@ -1,0 +1,362 @@
+//! Faults moto cannot produce, from a fake STS on 127.0.0.1: 5xx, throttling, garbage, HTML,
+//! truncated and endless bodies, silence, refused connections, a skewed clock. Each case
+//! checks the exit status, the one-line message, the number of attempts and the time taken.
+//! And TLS against moto served over HTTPS with a CA made here.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::{FakeSts, Moto, Reply, Sandbox, gst_ok, http_date_in, sts_error};
+
+fn against(fake_url: &str) -> Sandbox {
+    Sandbox::new(Moto::shared())
+        .env("AWS_ENDPOINT_URL", fake_url)
+        .env("MFAROLE_TIMEOUT", "2s")
+        .env("MFAROLE_CONNECT_TIMEOUT", "1s")
+}
+
+fn ok() -> Reply {
+    Reply::Http(200, vec![], gst_ok())
+}
+
+/// Runs `exec smith` (GetSessionToken without MFA) and returns the output and seconds taken.
+fn run(sb: &Sandbox, extra: &[&str]) -> (support::Out, f64) {
+    let mut args = vec!["exec", "-v"];
+    args.extend_from_slice(extra);
+    args.extend(["--", "sh", "-c", "echo $AWS_ACCESS_KEY_ID"]);
+    let started = Instant::now();
+    let out = sb.run(&args);
+    (out, started.elapsed().as_secs_f64())
+}
+
+/// The last stderr line: the error, after the --verbose lines.
+fn error_line(out: &support::Out) -> &str {
+    let last = out.stderr.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("mfarole: ") && !last.contains("panicked"),
+        "{}",
+        out.stderr
+    );
+    last
+}
+
+#[test]
+fn server_error_then_success_is_retried() {
+    let fake = FakeSts::start(|n, _| {
+        if n == 1 {
+            Reply::Http(500, vec![], b"<html>oops</html>".to_vec())
+        } else {
+            ok()
+        }
+    });
+    let (out, secs) = run(&against(&fake.url), &["smith"]);
+    out.ok().stdout_has("ASIAFAKE").stderr_has("retrying in");
+    assert_eq!(fake.count(), 2);
+    assert!(secs < 3.0, "{secs}");
+}
+
+#[test]
+fn throttling_then_success_is_retried() {
+    let fake = FakeSts::start(|n, _| {
+        if n == 1 {
+            Reply::Http(400, vec![], sts_error("Throttling", "Rate exceeded"))
+        } else {
+            ok()
+        }
+    });
+    run(&against(&fake.url), &["smith"])
+        .0
+        .ok()
+        .stdout_has("ASIAFAKE");
+    assert_eq!(fake.count(), 2);
+    let fake = FakeSts::start(|n, _| {
+        if n == 1 {
+            Reply::Http(429, vec![], vec![])
+        } else {
+            ok()
+        }
+    });
+    run(&against(&fake.url), &["smith"]).0.ok();
+    assert_eq!(fake.count(), 2);
+}
+
+#[test]
+fn throttled_mfa_request_is_retried_because_the_code_was_not_used() {
+    let fake = FakeSts::start(|n, _| {
+        if n == 1 {
+            Reply::Http(400, vec![], sts_error("Throttling", "Rate exceeded"))
+        } else {
+            ok()
+        }
+    });
+    run(&against(&fake.url), &["-t", "123456", "jones"]).0.ok();
+    assert_eq!(fake.count(), 2);
+}
+
+#[test]
+fn three_failures_give_up_with_the_last_error() {
+    let fake = FakeSts::start(|_, _| {
+        Reply::Http(503, vec![], sts_error("ServiceUnavailable", "try later"))
+    });
+    let (out, secs) = run(&against(&fake.url), &["smith"]);
+    out.code(125);
+    assert_eq!(
+        error_line(&out),
+        "mfarole: GetSessionToken for profile 'smith' failed: ServiceUnavailable: try later (request id req-1)"
+    );
+    assert_eq!(fake.count(), 3);
+    assert!(secs < 5.0, "{secs}");
+    out.stderr_has("giving up after 3 attempts");
+}
+
+#[test]
+fn a_5xx_on_an_mfa_request_is_not_retried() {
+    let fake =
+        FakeSts::start(|_, _| Reply::Http(500, vec![], sts_error("InternalFailure", "boom")));
+    let (out, _) = run(&against(&fake.url), &["-t", "123456", "jones"]);
+    out.code(125);
+    assert!(
+        error_line(&out).contains("not retried because the MFA code may have been used"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fake.count(), 1);
+}
+
+#[test]
+fn garbage_and_html_bodies() {
+    let fake = FakeSts::start(|_, _| Reply::Http(200, vec![], b"\x00\x1b[2Jgarbage\xff".to_vec()));
+    let (out, _) = run(&against(&fake.url), &["smith"]);
+    out.code(125);
+    let line = error_line(&out);
+    assert!(
+        line.contains("HTTP 200 with a body that is not an STS answer"),
+        "{line}"
+    );
+    assert!(
+        !line.contains('\x1b'),
+        "control characters reached the terminal: {line:?}"
+    );
+    assert_eq!(fake.count(), 3);
+
+    let fake = FakeSts::start(|_, _| {
+        Reply::Http(
+            502,
+            vec![],
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
+        )
+    });
+    let (out, _) = run(&against(&fake.url), &["smith"]);
+    out.code(125);
+    assert!(
+        error_line(&out).contains(
+            "HTTP 502 with a body that is not an STS answer: \"<html><body><h1>502 Bad Gateway"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    let fake = FakeSts::start(|_, _| Reply::Http(403, vec![], Vec::new()));
+    let (out, _) = run(&against(&fake.url), &["smith"]);
+    out.code(125);
+    assert!(
+        error_line(&out).ends_with("HTTP 403 with a body that is not an STS answer (empty)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fake.count(), 1, "a 4xx is not retried");
+}
+
+#[test]
+fn truncated_body() {
+    let fake =
+        FakeSts::start(|_, _| Reply::Truncated(200, "<GetSessionTokenResponse><GetSess".into()));
+    let (out, secs) = run(&against(&fake.url), &["smith"]);
+    out.code(125);
+    assert!(
+        error_line(&out).contains("the answer broke off"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fake.count(), 3);
+    assert!(secs < 5.0, "{secs}");
+}
+
+#[test]
+fn endless_body_and_silent_server_end_within_the_timeout() {
+    for reply in [0, 1] {
+        let fake = FakeSts::start(move |_, _| {
+            if reply == 0 {
+                Reply::Endless
+            } else {
+                Reply::Silence
+            }
+        });
+        let (out, secs) = run(&against(&fake.url), &["smith"]);
+        out.code(125);
+        assert!(
+            error_line(&out).contains("no complete answer within the timeout (MFAROLE_TIMEOUT)"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(fake.count(), 1);
+        assert!(secs < 4.0, "took {secs}s");
+    }
+}
+
+#[test]
+fn connection_refused_is_retried_then_explained() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (out, secs) = run(&against(&format!("http://127.0.0.1:{port}")), &["smith"]);
+    out.code(125);
+    assert!(
+        error_line(&out).contains(&format!("http://127.0.0.1:{port}/: connection refused")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.matches("GetSessionToken for 'smith'").count(), 3);
+    assert!(secs < 4.0, "{secs}");
+}
+
+#[test]
+fn clock_skew_is_named() {
+    let fake = FakeSts::start(|_, _| {
+        Reply::Http(
+            403,
+            vec![("Date".into(), http_date_in(2 * 3600))],
+            sts_error(
+                "SignatureDoesNotMatch",
+                "Signature expired: 20261124T100000Z is now earlier than 20261124T115500Z",
+            ),
+        )
+    });
+    let (out, _) = run(&against(&fake.url), &["smith"]);
+    out.code(125);
+    let line = error_line(&out);
+    assert!(line.contains("Signature expired"), "{line}");
+    assert!(
+        line.contains("this machine's clock is 1h59m")
+            || line.contains("this machine's clock is 2h"),
+        "{line}"
+    );
+    assert!(line.contains("behind the server's"), "{line}");
+}
+
+#[test]
+fn hostile_text_in_sts_errors_is_cleaned() {
+    let fake = FakeSts::start(|_, _| {
+        Reply::Http(
+            400,
+            vec![],
+            sts_error("Bad\u{1b}[31mCode", "line1\nline2\u{7}\u{1b}]0;title\u{7}"),
+        )
+    });
+    let (out, _) = run(&against(&fake.url), &["smith"]);
+    out.code(125);
+    let line = error_line(&out);
+    assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
+    assert_eq!(
+        out.stderr
+            .lines()
+            .filter(|l| !l.starts_with("mfarole: "))
+            .count(),
+        0,
+        "{}",
+        out.stderr
+    );
+}
+
+/// A CA and a leaf for localhost, made with openssl.
+fn make_certs(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let st = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mfarole test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+    ]);
+    std::fs::write(dir.join("ext.cnf"), "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "leaf.pem",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    )
+}
+
+#[test]
+fn tls_with_aws_ca_bundle_and_without() {
+    let dir = support::TempDir::new("tls");
+    let (ca, cert, key) = make_certs(dir.path());
+    let moto = Moto::start_with(&[&cert, &key]);
+    assert!(moto.url().starts_with("https://localhost:"));
+    let sb = Sandbox::new(&moto);
+    // Without the CA: a clear error that names the endpoint and AWS_CA_BUNDLE.
+    let out = sb.run(&["exec", "plain", "--", "true"]);
+    out.code(125)
+        .one_error_line()
+        .stderr_has(moto.url())
+        .stderr_has("AWS_CA_BUNDLE");
+    // With it: verified HTTPS to moto, signatures checked as always.
+    let sb = sb.env("AWS_CA_BUNDLE", ca.to_str().unwrap());
+    sb.run(&["exec", "plain", "--", "true"]).ok();
+    // A bundle that is not PEM.
+    let sb = Sandbox::new(&moto).env("AWS_CA_BUNDLE", "/etc/hostname");
+    sb.run(&["exec", "plain", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("AWS_CA_BUNDLE");
+}
