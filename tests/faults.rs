@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use support::{FakeSts, Moto, Reply, Sandbox, gst_ok, http_date_in, sts_error};
 
 fn against(fake_url: &str) -> Sandbox {
