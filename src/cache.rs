@@ -346,7 +346,7 @@ fn read_entry(path: &Path, key: &str) -> std::result::Result<Option<Issued>, Str
 }
 
 /// The entry format: a magic line, then `name value` lines. Any deviation is damage.
-fn parse_entry(text: &str, key: &str) -> std::result::Result<Issued, String> {
+pub(crate) fn parse_entry(text: &str, key: &str) -> std::result::Result<Issued, String> {
     let mut lines = text.lines();
     if lines.next() != Some(MAGIC) {
         return Err("not an mfarole cache file (or from another version)".into());
@@ -385,7 +385,7 @@ fn parse_entry(text: &str, key: &str) -> std::result::Result<Issued, String> {
     })
 }
 
-fn format_entry(key: &str, issued: &Issued) -> std::io::Result<String> {
+pub(crate) fn format_entry(key: &str, issued: &Issued) -> std::io::Result<String> {
     let c = &issued.credentials;
     let bad = || {
         std::io::Error::new(

@@ -12,6 +12,8 @@ mod creds;
 mod environ;
 mod error;
 mod exec;
+#[cfg(test)]
+mod fuzz;
 mod ini;
 mod log;
 mod mfa;
