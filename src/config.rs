@@ -24,8 +24,10 @@ pub struct Files {
 }
 
 impl Files {
+    /// Without `HOME`, `~` is `/`, as container runtimes set it for a user with no passwd
+    /// entry (never the working directory, which could hold anyone's `.aws`).
     pub fn from_env(env: &Environ) -> Files {
-        let aws_dir = env.home().unwrap_or_default().join(".aws");
+        let aws_dir = env.home().unwrap_or_else(|| "/".into()).join(".aws");
         Files {
             config: env
                 .path("AWS_CONFIG_FILE")
