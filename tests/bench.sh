@@ -28,6 +28,8 @@ region = us-east-1
 [profile admin]
 role_arn = $(val roles.admin)
 source_profile = jones
+mfa_serial = $(val mfa_serial)
+region = us-east-1
 EOF
 cat >"$work/home/.aws/credentials" <<EOF
 [jones]
@@ -52,9 +54,21 @@ AWS_ACCESS_KEY_ID=\$1 AWS_SECRET_ACCESS_KEY=\$2 AWS_SESSION_TOKEN=\$3 \
 EOF
 chmod +x "$work/seed-flow.sh"
 
+# Peers with their own caches, warmed the same way: the AWS CLI's assume-role provider
+# (`aws configure list` resolves the credentials without an API call; CLI v1 has no
+# `configure export-credentials`) and awsume.
+echo 123456 | setsid -w aws configure list --profile admin >/dev/null 2>&1 || true
+have_awsume=
+if command -v awsumepy >/dev/null 2>&1 && awsumepy admin -s --mfa-token 123456 >/dev/null 2>&1; then
+  have_awsume=1
+fi
+
 hyperfine -N --warmup 20 --min-runs 300 --export-json "$work/cached.json" \
   -n 'true (direct)' "$truebin" \
   -n 'mfarole exec admin -- true (cached)' "$bin exec admin -- $truebin"
+hyperfine -N --warmup 2 --min-runs 10 --export-json "$work/peers.json" \
+  -n 'aws configure list --profile admin (CLI cache)' "aws configure list --profile admin" \
+  ${have_awsume:+-n 'awsume admin -s (awsume cache)' "awsumepy admin -s"}
 hyperfine -N --warmup 3 --min-runs 30 --export-json "$work/uncached.json" \
   -n 'mfarole GetSessionToken+AssumeRole (uncached)' "$bin exec --refresh -t 123456 admin -- $truebin"
 hyperfine --warmup 1 --min-runs 10 --export-json "$work/cli.json" \
@@ -67,6 +81,7 @@ def med(f, i=0):
     return statistics.median(json.load(open(f"{work}/{f}"))["results"][i]["times"]) * 1000
 direct, cached = med("cached.json", 0), med("cached.json", 1)
 uncached, cli = med("uncached.json"), med("cli.json")
+peers = json.load(open(f"{work}/peers.json"))["results"]
 def peak_rss(cmd):
     # GNU time reports the peak RSS of the process it runs (mfarole, then true after exec).
     out = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], check=True, capture_output=True, text=True)
@@ -80,6 +95,9 @@ print(f"{'true (direct)':55} {direct:9.2f}ms")
 print(f"{'mfarole exec (cached)':55} {cached:9.2f}ms  overhead {cached - direct:.2f}ms, ratio {cached / direct:.1f}x")
 print(f"{'mfarole exec (uncached GetSessionToken+AssumeRole)':55} {uncached:9.2f}ms")
 print(f"{'aws CLI seed flow (get-session-token + assume-role)':55} {cli:9.2f}ms  mfarole is {cli / uncached:.0f}x faster")
+for p in peers:
+    m = statistics.median(p["times"]) * 1000
+    print(f"{p['command'][:55]:55} {m:9.2f}ms  mfarole cached is {m / cached:.0f}x faster")
 print(f"peak RSS (max of 5): cached exec {rss} KiB, uncached {rss_uncached} KiB, true alone {rss_true} KiB")
 print(f"binary: {os.path.getsize(binary)} bytes")
 EOF
