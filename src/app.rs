@@ -99,8 +99,7 @@ pub fn run(cmd: Command, env: &Environ) -> Result<()> {
                 None => cache.clear(None)?,
                 Some(p) => {
                     let config = Config::load(&Files::from_env(env))?;
-                    let (chain, plan, _) = resolve(&config, &p, &Options::default(), env)?;
-                    let _ = chain;
+                    let (_, plan, _) = resolve(&config, &p, &Options::default(), env)?;
                     let keys: Vec<String> =
                         plan.steps.iter().map(|s| s.cache_key.clone()).collect();
                     cache.clear(Some(&keys))?
@@ -289,7 +288,13 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
             })?,
     };
     for (i, step) in plan.steps.iter().enumerate().skip(start) {
-        let _lock = cache.lock(&step.cache_key)?;
+        let lock = cache.lock(&step.cache_key)?;
+        if lock.as_ref().is_some_and(|l| l.waited)
+            && cache.interrupted_since(&step.cache_key, started)
+        {
+            // The user pressed Ctrl-C at the prompt of the run we waited for: stop as well.
+            return Err(Error::Interrupted);
+        }
         // Whoever held the lock may have just done this step for us. Under --refresh only an
         // entry written since this run started counts.
         let since = opts.refresh.then_some(started);
@@ -301,7 +306,13 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
             current = hit.credentials;
             continue;
         }
-        let issued = run_step(&client, &chain, step, &current, opts, process_timeout)?;
+        let issued = match run_step(&client, &chain, step, &current, opts, process_timeout) {
+            Err(Error::Interrupted) => {
+                cache.mark_interrupted(&step.cache_key);
+                return Err(Error::Interrupted);
+            }
+            other => other?,
+        };
         log.verbose(format_args!(
             "step {} done: key {}{}, valid until {}",
             i + 1,

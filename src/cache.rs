@@ -74,6 +74,8 @@ pub struct Cache<'a> {
 /// Holds a step's lock until dropped.
 pub struct Lock {
     _file: File,
+    /// Whether another mfarole held it when we asked.
+    pub waited: bool,
 }
 
 impl<'a> Cache<'a> {
@@ -219,7 +221,12 @@ impl<'a> Cache<'a> {
         let mut said = false;
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Some(Lock { _file: file })),
+                Ok(()) => {
+                    return Ok(Some(Lock {
+                        _file: file,
+                        waited: said,
+                    }));
+                }
                 Err(fs::TryLockError::WouldBlock) => {}
                 Err(fs::TryLockError::Error(e)) => {
                     self.warn(format_args!(
@@ -246,6 +253,22 @@ impl<'a> Cache<'a> {
         }
     }
 
+    /// Notes that the user pressed Ctrl-C while this process held the lock of `key`, so that
+    /// the runs waiting behind it (`make -j8`) stop too instead of prompting again.
+    pub fn mark_interrupted(&self, key: &str) {
+        if let Some(path) = self.path(key, "int") {
+            let _ = fs::write(path, b"");
+        }
+    }
+
+    /// Whether a holder of `key`'s lock was interrupted at or after `since`.
+    pub fn interrupted_since(&self, key: &str, since: std::time::SystemTime) -> bool {
+        self.path(key, "int")
+            .and_then(|p| fs::metadata(p).ok())
+            .and_then(|m| m.modified().ok())
+            .is_some_and(|t| t >= since)
+    }
+
     /// Removes the entries of `keys`, or every entry when `keys` is `None`. Lock files stay:
     /// removing one that a running mfarole holds would let a second holder in.
     pub fn clear(&self, keys: Option<&[String]>) -> Result<usize> {
@@ -260,7 +283,7 @@ impl<'a> Cache<'a> {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                    name.ends_with(".cred") || name.ends_with(".tmp")
+                    name.ends_with(".cred") || name.ends_with(".tmp") || name.ends_with(".int")
                 })
                 .collect(),
         };

@@ -123,12 +123,12 @@ impl Config {
                 } else {
                     continue; // [sso-session x], [services x], ...
                 };
-                merge(&mut profiles, name, section.entries, false);
+                merge(&mut profiles, name, section.entries);
             }
         }
         if let Some((text, path)) = credentials {
             for section in ini::parse(text).map_err(|e| syntax(path, e))? {
-                merge(&mut profiles, section.name, section.entries, true);
+                merge(&mut profiles, section.name, section.entries);
             }
         }
         Ok(Config { profiles })
@@ -244,23 +244,15 @@ impl Config {
     }
 }
 
-fn merge(
-    profiles: &mut BTreeMap<String, Profile>,
-    name: String,
-    entries: Vec<ini::Entry>,
-    overwrite: bool,
-) {
+/// Adds a section's settings to a profile; a later value wins (a later duplicate in one file,
+/// and the credentials file, read last, over the config file).
+fn merge(profiles: &mut BTreeMap<String, Profile>, name: String, entries: Vec<ini::Entry>) {
     let profile = profiles.entry(name.clone()).or_insert_with(|| Profile {
         name,
         settings: HashMap::new(),
     });
     for entry in entries {
-        if overwrite {
-            profile.settings.insert(entry.key, entry.value);
-        } else {
-            // Within the config file a later duplicate wins, as in configparser.
-            profile.settings.insert(entry.key, entry.value);
-        }
+        profile.settings.insert(entry.key, entry.value);
     }
 }
 

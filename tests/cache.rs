@@ -357,3 +357,44 @@ fn a_waiter_gives_up_and_a_dead_holder_blocks_nobody() {
     sb.run(&["exec", "-t", "123456", "jones", "--", "true"])
         .ok();
 }
+
+#[test]
+fn ctrl_c_at_the_prompt_stops_the_runs_waiting_behind_it() {
+    let moto = Moto::start();
+    let sb = Sandbox::new(&moto);
+    let dir = sb.dir.path().join("mk");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut makefile = format!("M := {}\nall: t1 t2 t3 t4\n", support::BIN);
+    for i in 1..=4 {
+        makefile.push_str(&format!(
+            "t{i}:\n\t$(M) exec session-only -- true; echo $$? > rc{i}\n"
+        ));
+    }
+    std::fs::write(dir.join("Makefile"), makefile).unwrap();
+    let done = dir.join("done");
+    let line = format!(
+        "cd {} && env -i {} make -j4 > make.log 2>&1; echo $? > {}; sleep 120",
+        support::sh_quote(dir.to_str().unwrap()),
+        sb.shell_env(),
+        support::sh_quote(done.to_str().unwrap())
+    );
+    let tmux = Tmux::start("makeint", &line);
+    tmux.wait_screen("Enter MFA code", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(1500));
+    tmux.keys(&["C-c"]);
+    wait_file(&done, Duration::from_secs(20));
+    for i in 1..=4 {
+        let rc = wait_file(&dir.join(format!("rc{i}")), Duration::from_secs(5));
+        assert_eq!(rc.trim(), "130", "target {i}");
+    }
+    let screen = tmux.screen();
+    assert_eq!(
+        screen.matches("Enter MFA code").count(),
+        1,
+        "screen:\n{screen}"
+    );
+    assert_eq!(moto.count("GetSessionToken"), 0);
+    // A new run right after is not taken for one of the waiters.
+    sb.run(&["exec", "-t", "123456", "session-only", "--", "true"])
+        .ok();
+}
