@@ -34,18 +34,13 @@ fn cred_files(dir: &Path) -> Vec<std::path::PathBuf> {
 fn a_second_run_makes_no_sts_request() {
     let moto = Moto::start();
     let sb = Sandbox::new(&moto);
-    let arn = [
-        "--",
-        "aws",
-        "sts",
-        "get-caller-identity",
-        "--query",
-        "Arn",
-        "--output",
-        "text",
-    ];
+    let arn = {
+        let mut a = vec!["--"];
+        a.extend(support::WHOAMI);
+        a
+    };
     let mut args = vec!["exec", "-t", "123456", "session-only"];
-    args.extend(arn);
+    args.extend(&arn);
     let first = sb.run(&args);
     first.ok();
     assert_eq!(
@@ -54,7 +49,7 @@ fn a_second_run_makes_no_sts_request() {
     );
 
     let mut args = vec!["exec", "-v", "session-only"];
-    args.extend(arn);
+    args.extend(&arn);
     let second = run_detached(&sb, &args);
     second
         .ok()

@@ -13,16 +13,8 @@ fn sandbox() -> Sandbox {
 fn whoami(sb: &Sandbox, pre: &[&str]) -> support::Out {
     let mut args = vec!["exec"];
     args.extend_from_slice(pre);
-    args.extend([
-        "--",
-        "aws",
-        "sts",
-        "get-caller-identity",
-        "--query",
-        "Arn",
-        "--output",
-        "text",
-    ]);
+    args.push("--");
+    args.extend(support::WHOAMI);
     sb.run(&args)
 }
 

@@ -13,6 +13,17 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mfarole");
 
+/// A child that prints whom it runs as: the real AWS CLI.
+pub const WHOAMI: [&str; 7] = [
+    "aws",
+    "sts",
+    "get-caller-identity",
+    "--query",
+    "Arn",
+    "--output",
+    "text",
+];
+
 /// A directory removed when dropped.
 pub struct TempDir(pub PathBuf);
 
