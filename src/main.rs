@@ -24,6 +24,9 @@ mod sts;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // While mfarole holds keys and codes, no core dump and no same-user ptrace. The kernel
+    // makes the command dumpable again when it is exec'd.
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     let env = environ::Environ::capture();
     let result = cli::parse(std::env::args_os().skip(1)).and_then(|cmd| app::run(cmd, &env));
     match result {

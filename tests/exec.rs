@@ -361,3 +361,39 @@ fn the_user_config_is_never_written() {
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(!Path::new(&sb.home.join(".aws/cli")).exists());
 }
+
+#[test]
+fn verbose_output_holds_no_secret() {
+    let moto = Moto::shared();
+    let sb = sandbox();
+    let out = sb.run(&["exec", "-v", "-t", "987123", "hop3", "--", "true"]);
+    out.ok();
+    for secret in [
+        "987123",
+        moto.get("users.jones.secret"),
+        moto.get("users.jones.key"),
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI",
+        "AQoEXAMPLE",
+    ] {
+        out.stderr_lacks(secret);
+    }
+    // Key ids appear masked.
+    out.stderr_has("key …MPLE");
+}
+
+#[test]
+fn the_command_is_dumpable_again_after_exec() {
+    // mfarole turns core dumps off for itself; the command must not inherit that.
+    let sb = sandbox();
+    let out = sb.run(&[
+        "exec",
+        "plain",
+        "--",
+        "python3",
+        "-c",
+        "import ctypes; print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))",
+    ]);
+    out.ok();
+    assert_eq!(out.stdout.trim(), "1");
+}
