@@ -186,7 +186,20 @@ fn parse_exec(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
         ..Options::default()
     };
     let mut profile = None;
-    while let Some(arg) = p.next().map_err(usage)?.map(Owned::from) {
+    loop {
+        // `--` ends mfarole's options and starts COMMAND: it cannot stand for the profile.
+        if profile.is_none()
+            && p.try_raw_args()
+                .is_some_and(|raw| raw.peek().is_some_and(|a| a == "--"))
+        {
+            return Err(Error::Usage(
+                "exec needs a PROFILE before '--': mfarole exec PROFILE -- COMMAND [ARGS...]"
+                    .into(),
+            ));
+        }
+        let Some(arg) = p.next().map_err(usage)?.map(Owned::from) else {
+            break;
+        };
         if arg.is('h', "help") {
             return Ok(Command::Help(Some("exec")));
         }
@@ -542,6 +555,8 @@ mod tests {
         let msg = |a: &[&str]| parse_str(a).unwrap_err().to_string();
         assert!(msg(&[]).contains("missing command"));
         assert!(msg(&["exec"]).contains("exec needs a PROFILE"));
+        assert!(msg(&["exec", "--", "aws", "s3", "ls"]).contains("needs a PROFILE before '--'"));
+        assert!(msg(&["exec", "-v", "--", "aws"]).contains("needs a PROFILE before '--'"));
         assert!(msg(&["exec", "-d", "1y", "p"]).contains("--duration 1y"));
         assert!(msg(&["exec", "--bogus", "p"]).contains("--bogus"));
         assert!(msg(&["frobnicate"]).contains("unknown command 'frobnicate'"));
