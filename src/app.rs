@@ -90,7 +90,7 @@ pub fn run(cmd: Command, env: &Environ) -> Result<()> {
                 return print_out(&out);
             }
             let cache = Cache::open(env, cache::Settings::from_env(env)?, &log);
-            print_out(&list(&config, env, &cache))
+            print_out(&crate::list::render(&config, env, &cache))
         }
         Command::Clear { profile, verbose } => {
             let log = Log::new(verbose);
@@ -139,7 +139,7 @@ fn region_of(opts: &Options, env: &Environ, chain: &Chain) -> Option<String> {
 }
 
 /// Profile → chain, plan and endpoint, without any network or cache.
-fn resolve(
+pub(crate) fn resolve(
     config: &Config,
     profile: &str,
     opts: &Options,
@@ -440,62 +440,4 @@ fn run_step(
             other => return other,
         }
     }
-}
-
-/// `mfarole list`: one line a profile, no secret, no network.
-fn list(config: &Config, env: &Environ, cache: &Cache) -> String {
-    let now = OffsetDateTime::now_utc();
-    let mut rows: Vec<[String; 3]> = Vec::new();
-    for name in config.names() {
-        let (needs, cached) = match resolve(config, &name, &Options::default(), env) {
-            Err(e) => (format!("error: {e}"), String::new()),
-            Ok((chain, plan, _)) => {
-                let mfa = if chain.mfa.is_some() { " + MFA" } else { "" };
-                let needs = match chain.hops.last() {
-                    None => format!("keys{mfa}"),
-                    Some(hop) => {
-                        let via = if chain.source.from_environment {
-                            "environment".to_string()
-                        } else {
-                            chain.source.profile.clone()
-                        };
-                        let hops = if chain.hops.len() > 1 {
-                            format!(" ({} hops)", chain.hops.len())
-                        } else {
-                            String::new()
-                        };
-                        format!("role {}{hops} via {via}{mfa}", hop.role_arn)
-                    }
-                };
-                let cached = match plan.steps.last() {
-                    None => "-".to_string(),
-                    Some(step) => match cache
-                        .get(&step.cache_key)
-                        .and_then(|i| i.credentials.expiration)
-                    {
-                        Some(exp) if exp - cache.margin() > now => {
-                            format!("fresh until {}", cache::show_time(exp))
-                        }
-                        Some(exp) => format!("expired {}", cache::show_time(exp)),
-                        None => "-".to_string(),
-                    },
-                };
-                (needs, cached)
-            }
-        };
-        rows.push([name, needs, cached]);
-    }
-    let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(0).max(7);
-    let w1 = rows
-        .iter()
-        .map(|r| r[1].chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(5);
-    let mut out = format!("{:w0$}  {:w1$}  CACHED\n", "PROFILE", "NEEDS");
-    for [a, b, c] in rows {
-        out.push_str(format!("{a:w0$}  {b:w1$}  {c}").trim_end());
-        out.push('\n');
-    }
-    out
 }

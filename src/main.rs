@@ -15,6 +15,7 @@ mod exec;
 #[cfg(test)]
 mod fuzz;
 mod ini;
+mod list;
 mod log;
 mod mfa;
 mod output;

@@ -7,11 +7,13 @@
 //! standard mode does: three attempts with jittered exponential backoff. A request that carries
 //! an MFA code is only retried when it cannot have reached STS, because a code is single-use.
 
+mod endpoint;
 mod sign;
 pub mod xml;
 
+pub use endpoint::Endpoint;
+
 use std::io::Read;
-use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use ureq::http::Uri;
@@ -20,112 +22,6 @@ use crate::creds::{Credentials, Issued};
 use crate::environ::Environ;
 use crate::error::{Error, Result, StsFailure, clean};
 use crate::log::Log;
-
-/// Where STS requests go and how they are signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub url: String,
-    /// The SigV4 signing region.
-    pub region: String,
-    /// Which setting chose the URL, for `--verbose`.
-    pub origin: &'static str,
-}
-
-impl Endpoint {
-    /// Resolves the endpoint as the AWS SDKs do: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`,
-    /// the profile's `endpoint_url` (all three off with
-    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else the regional endpoint of `region`, else
-    /// the global one (signed for us-east-1).
-    pub fn resolve(
-        env: &Environ,
-        profile_url: Option<&str>,
-        region: Option<&str>,
-    ) -> Result<Endpoint> {
-        if let Some(r) = region
-            && (r.is_empty()
-                || r.len() > 50
-                || !r
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
-        {
-            return Err(Error::Usage(format!(
-                "region '{}' is not a region name like eu-west-1",
-                clean(r, 50)
-            )));
-        }
-        let signing = region.unwrap_or("us-east-1").to_string();
-        let configured = if env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
-            None
-        } else {
-            env.get("AWS_ENDPOINT_URL_STS")
-                .map(|u| (u, "AWS_ENDPOINT_URL_STS"))
-                .or_else(|| env.get("AWS_ENDPOINT_URL").map(|u| (u, "AWS_ENDPOINT_URL")))
-                .or_else(|| profile_url.map(|u| (u, "the profile's endpoint_url")))
-        };
-        let Some((url, origin)) = configured else {
-            let url = match region {
-                Some(r) if r.starts_with("cn-") => format!("https://sts.{r}.amazonaws.com.cn/"),
-                Some(r) => format!("https://sts.{r}.amazonaws.com/"),
-                None => "https://sts.amazonaws.com/".to_string(),
-            };
-            let origin = if region.is_some() {
-                "the region"
-            } else {
-                "no region: the global endpoint"
-            };
-            return Ok(Endpoint {
-                url,
-                region: signing,
-                origin,
-            });
-        };
-        Ok(Endpoint {
-            url: check_url(url)?,
-            region: signing,
-            origin,
-        })
-    }
-
-    /// A short form for cache keys and logs.
-    pub fn key(&self) -> String {
-        format!("{} {}", self.url, self.region)
-    }
-}
-
-/// Accepts `https://` anywhere and `http://` only for loopback hosts, and makes sure there is
-/// a path.
-fn check_url(url: &str) -> Result<String> {
-    let bad = |message: &str| Error::Endpoint {
-        endpoint: clean(url, 100),
-        message: message.to_string(),
-    };
-    let uri: Uri = url.parse().map_err(|_| bad("not a valid URL"))?;
-    let host = uri.host().ok_or_else(|| bad("the URL has no host"))?;
-    if uri.query().is_some() {
-        return Err(bad("the URL must not have a query string"));
-    }
-    match uri.scheme_str() {
-        Some("https") => {}
-        Some("http") if is_loopback(host) => {}
-        Some("http") => {
-            return Err(bad(
-                "plain http is allowed only for loopback hosts; use https so that keys are not sent in the clear",
-            ));
-        }
-        _ => return Err(bad("the URL must start with https://")),
-    }
-    let mut out = url.to_string();
-    if uri.path().is_empty() || uri.path() == "/" && !url.ends_with('/') {
-        out.push('/');
-    }
-    Ok(out)
-}
-
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
 
 /// Network settings, from the environment.
 #[derive(Debug, Clone)]
@@ -577,85 +473,6 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Environ {
         Environ::from_pairs(pairs)
-    }
-
-    #[test]
-    fn endpoint_order() {
-        let e = Endpoint::resolve(&env(&[]), None, Some("eu-west-1")).unwrap();
-        assert_eq!(
-            (e.url.as_str(), e.region.as_str()),
-            ("https://sts.eu-west-1.amazonaws.com/", "eu-west-1")
-        );
-        let e = Endpoint::resolve(&env(&[]), None, None).unwrap();
-        assert_eq!(
-            (e.url.as_str(), e.region.as_str()),
-            ("https://sts.amazonaws.com/", "us-east-1")
-        );
-        let e = Endpoint::resolve(&env(&[]), None, Some("cn-north-1")).unwrap();
-        assert_eq!(e.url, "https://sts.cn-north-1.amazonaws.com.cn/");
-        let all = env(&[
-            ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1"),
-            ("AWS_ENDPOINT_URL", "http://127.0.0.1:2"),
-        ]);
-        assert_eq!(
-            Endpoint::resolve(&all, Some("http://127.0.0.1:3"), None)
-                .unwrap()
-                .url,
-            "http://127.0.0.1:1/"
-        );
-        let generic = env(&[("AWS_ENDPOINT_URL", "http://localhost:2")]);
-        assert_eq!(
-            Endpoint::resolve(&generic, Some("http://127.0.0.1:3"), None)
-                .unwrap()
-                .url,
-            "http://localhost:2/"
-        );
-        assert_eq!(
-            Endpoint::resolve(&env(&[]), Some("https://sts.example.com/x"), None)
-                .unwrap()
-                .url,
-            "https://sts.example.com/x"
-        );
-        let ignore = env(&[
-            ("AWS_ENDPOINT_URL", "http://localhost:2"),
-            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
-        ]);
-        assert_eq!(
-            Endpoint::resolve(&ignore, Some("http://127.0.0.1:3"), Some("us-west-2"))
-                .unwrap()
-                .url,
-            "https://sts.us-west-2.amazonaws.com/"
-        );
-    }
-
-    #[test]
-    fn plain_http_only_for_loopback() {
-        for ok in [
-            "http://127.0.0.1:5000",
-            "http://[::1]:5000/",
-            "http://localhost",
-            "https://10.0.0.1/",
-        ] {
-            assert!(check_url(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "http://sts.example.com/",
-            "ftp://x/",
-            "127.0.0.1:5000",
-            "http://",
-            "https://x/?a=b",
-            "not a url",
-        ] {
-            assert!(check_url(bad).is_err(), "{bad}");
-        }
-        let e = check_url("http://10.1.2.3/").unwrap_err().to_string();
-        assert!(e.contains("plain http is allowed only for loopback"), "{e}");
-    }
-
-    #[test]
-    fn bad_region_is_refused() {
-        assert!(Endpoint::resolve(&env(&[]), None, Some("evil.com/x")).is_err());
-        assert!(Endpoint::resolve(&env(&[]), None, Some("EU-WEST-1")).is_err());
     }
 
     #[test]

@@ -1,0 +1,69 @@
+//! `mfarole list`: every profile, what it needs, and whether its final credentials are cached
+//! and fresh. It resolves each profile and its plan exactly as `exec` would (so the cache key
+//! is the one `exec` uses), but asks nothing and sends nothing, and never prints a secret.
+
+use time::OffsetDateTime;
+
+use crate::app::resolve;
+use crate::cache::{self, Cache};
+use crate::cli::Options;
+use crate::config::Config;
+use crate::environ::Environ;
+
+/// `mfarole list`: one line a profile, no secret, no network.
+pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
+    let now = OffsetDateTime::now_utc();
+    let mut rows: Vec<[String; 3]> = Vec::new();
+    for name in config.names() {
+        let (needs, cached) = match resolve(config, &name, &Options::default(), env) {
+            Err(e) => (format!("error: {e}"), String::new()),
+            Ok((chain, plan, _)) => {
+                let mfa = if chain.mfa.is_some() { " + MFA" } else { "" };
+                let needs = match chain.hops.last() {
+                    None => format!("keys{mfa}"),
+                    Some(hop) => {
+                        let via = if chain.source.from_environment {
+                            "environment".to_string()
+                        } else {
+                            chain.source.profile.clone()
+                        };
+                        let hops = if chain.hops.len() > 1 {
+                            format!(" ({} hops)", chain.hops.len())
+                        } else {
+                            String::new()
+                        };
+                        format!("role {}{hops} via {via}{mfa}", hop.role_arn)
+                    }
+                };
+                let cached = match plan.steps.last() {
+                    None => "-".to_string(),
+                    Some(step) => match cache
+                        .get(&step.cache_key)
+                        .and_then(|i| i.credentials.expiration)
+                    {
+                        Some(exp) if exp - cache.margin() > now => {
+                            format!("fresh until {}", cache::show_time(exp))
+                        }
+                        Some(exp) => format!("expired {}", cache::show_time(exp)),
+                        None => "-".to_string(),
+                    },
+                };
+                (needs, cached)
+            }
+        };
+        rows.push([name, needs, cached]);
+    }
+    let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(0).max(7);
+    let w1 = rows
+        .iter()
+        .map(|r| r[1].chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let mut out = format!("{:w0$}  {:w1$}  CACHED\n", "PROFILE", "NEEDS");
+    for [a, b, c] in rows {
+        out.push_str(format!("{a:w0$}  {b:w1$}  {c}").trim_end());
+        out.push('\n');
+    }
+    out
+}
