@@ -16,7 +16,7 @@ pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
     let mut rows: Vec<[String; 3]> = Vec::new();
     for name in config.names() {
         let (needs, cached) = match resolve(config, &name, &Options::default(), env) {
-            Err(e) => (format!("error: {e}"), String::new()),
+            Err(e) => (format!("error: {}", crate::error::clean(&e.to_string(), 70)), String::new()),
             Ok((chain, plan, _)) => {
                 let mfa = if chain.mfa.is_some() { " + MFA" } else { "" };
                 let needs = match chain.hops.last() {
