@@ -21,6 +21,7 @@ pip_missing=()
 python3 -c 'import moto.server, werkzeug' >/dev/null 2>&1 || pip_missing+=('moto[server]')
 python3 -c 'import boto3' >/dev/null 2>&1 || pip_missing+=(boto3)
 command -v aws >/dev/null 2>&1 || pip_missing+=(awscli)
+command -v awsumepy >/dev/null 2>&1 || [ -z "${MFAROLE_BENCH:-}" ] || pip_missing+=(awsume)
 if [ ${#pip_missing[@]} -gt 0 ]; then
     echo "tests/deps.sh: installing ${pip_missing[*]}" >&2
     python3 -m pip install -q "${pip_missing[@]}"
