@@ -130,10 +130,13 @@ impl fmt::Display for Error {
                 referenced_by,
                 available,
             } => {
+                // Names come from the command line and from files: show them cleaned.
+                let name = clean(name, 64);
                 match referenced_by {
                     Some(by) => write!(
                         f,
-                        "profile '{name}' (the source_profile of '{by}') is not in the config"
+                        "profile '{name}' (the source_profile of '{}') is not in the config",
+                        clean(by, 64)
                     )?,
                     None => write!(f, "profile '{name}' is not in the config")?,
                 }
@@ -143,15 +146,22 @@ impl fmt::Display for Error {
                         "; no profiles are defined (check AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE)"
                     )
                 } else {
-                    write!(f, "; profiles: {}", available.join(", "))
+                    let names: Vec<String> = available.iter().map(|n| clean(n, 64)).collect();
+                    write!(f, "; profiles: {}", names.join(", "))
                 }
             }
             Error::ProfileLoop { chain } => write!(
                 f,
                 "source_profile loop: {}; make one profile in the chain hold keys or use credential_source",
-                chain.join(" -> ")
+                chain
+                    .iter()
+                    .map(|n| clean(n, 64))
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
             ),
-            Error::Profile { profile, message } => write!(f, "profile '{profile}': {message}"),
+            Error::Profile { profile, message } => {
+                write!(f, "profile '{}': {message}", clean(profile, 64))
+            }
             Error::Mfa(msg) => f.write_str(msg),
             Error::Interrupted => f.write_str("interrupted"),
             Error::Endpoint { endpoint, message } => {
@@ -273,6 +283,17 @@ mod tests {
     fn clean_cuts_long_text() {
         assert_eq!(clean("abcdef", 3), "abc…");
         assert_eq!(clean("abc", 3), "abc");
+    }
+
+    #[test]
+    fn names_from_files_are_shown_clean() {
+        let e = Error::ProfileNotFound {
+            name: "x\x1b[2J".into(),
+            referenced_by: None,
+            available: vec!["a\nb".into()],
+        };
+        let shown = e.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
     }
 
     #[test]

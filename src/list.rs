@@ -16,7 +16,10 @@ pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
     let mut rows: Vec<[String; 3]> = Vec::new();
     for name in config.names() {
         let (needs, cached) = match resolve(config, &name, &Options::default(), env) {
-            Err(e) => (format!("error: {}", crate::error::clean(&e.to_string(), 70)), String::new()),
+            Err(e) => (
+                format!("error: {}", crate::error::clean(&e.to_string(), 70)),
+                String::new(),
+            ),
             Ok((chain, plan, _)) => {
                 let mfa = if chain.mfa.is_some() { " + MFA" } else { "" };
                 let needs = match chain.hops.last() {
@@ -51,7 +54,8 @@ pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
                 (needs, cached)
             }
         };
-        rows.push([name, needs, cached]);
+        let clean = |t: &str| crate::error::clean(t, 200);
+        rows.push([clean(&name), clean(&needs), cached]);
     }
     let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(0).max(7);
     let w1 = rows
