@@ -17,6 +17,9 @@ pub struct Endpoint {
     pub region: String,
     /// Which setting chose the URL, for `--verbose`.
     pub origin: &'static str,
+    /// For AWS's own endpoints, the partition; credentials from any of its regional endpoints
+    /// work in all of its regions, so they are cached per partition, not per region.
+    partition: Option<&'static str>,
 }
 
 impl Endpoint {
@@ -61,22 +64,33 @@ impl Endpoint {
             } else {
                 "no region: the global endpoint"
             };
+            let partition = match region {
+                Some(r) if r.starts_with("cn-") => "aws-cn",
+                Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+                _ => "aws",
+            };
             return Ok(Endpoint {
                 url,
                 region: signing,
                 origin,
+                partition: Some(partition),
             });
         };
         Ok(Endpoint {
             url: check_url(url)?,
             region: signing,
             origin,
+            partition: None,
         })
     }
 
-    /// A short form for cache keys and logs.
+    /// The endpoint's part of a cache key: the partition for AWS's endpoints (a session from
+    /// us-east-1 serves a role in eu-west-1 without a second prompt), else the URL and region.
     pub fn key(&self) -> String {
-        format!("{} {}", self.url, self.region)
+        match self.partition {
+            Some(p) => format!("partition={p}"),
+            None => format!("{} {}", self.url, self.region),
+        }
     }
 }
 
@@ -170,6 +184,28 @@ mod tests {
                 .url,
             "https://sts.us-west-2.amazonaws.com/"
         );
+    }
+
+    #[test]
+    fn aws_endpoints_share_a_cache_key_per_partition() {
+        let key = |r: &str| Endpoint::resolve(&env(&[]), None, Some(r)).unwrap().key();
+        assert_eq!(key("us-east-1"), key("eu-west-1"));
+        assert_eq!(
+            Endpoint::resolve(&env(&[]), None, None).unwrap().key(),
+            key("eu-west-1")
+        );
+        assert_ne!(key("cn-north-1"), key("eu-west-1"));
+        assert_ne!(key("us-gov-west-1"), key("eu-west-1"));
+        let custom = |u: &str, r: &str| {
+            Endpoint::resolve(&env(&[("AWS_ENDPOINT_URL", u)]), None, Some(r))
+                .unwrap()
+                .key()
+        };
+        assert_ne!(
+            custom("http://127.0.0.1:1", "us-east-1"),
+            custom("http://127.0.0.1:2", "us-east-1")
+        );
+        assert_ne!(custom("http://127.0.0.1:1", "us-east-1"), key("us-east-1"));
     }
 
     #[test]
