@@ -192,20 +192,15 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
     let started = SystemTime::now();
     let nesting = check_nesting(profile, env)?;
     let config = Config::load(&Files::from_env(env))?;
+    let (chain, plan, endpoint) = resolve(&config, profile, opts, env)?;
     // Inside an mfarole environment the inherited AWS_* keys are the parent's temporary
     // credentials, not a source: refuse to build on them.
-    if env.get("MFAROLE_PROFILE").is_some() {
-        let chain = config.resolve(profile, &Environ::default());
-        if let Err(Error::Profile { message, .. }) = &chain
-            && message.contains("credential_source = Environment")
-        {
-            return Err(Error::profile(
-                profile,
-                "uses credential_source = Environment, but the environment holds the temporary credentials of the mfarole that runs this; run it outside mfarole",
-            ));
-        }
+    if chain.source.from_environment && env.get("MFAROLE_PROFILE").is_some() {
+        return Err(Error::profile(
+            &chain.source.profile,
+            "uses credential_source = Environment, but the environment holds the temporary credentials of the mfarole that runs this; run it outside mfarole",
+        ));
     }
-    let (chain, plan, endpoint) = resolve(&config, profile, opts, env)?;
     let region = region_of(opts, env, &chain);
     let now = OffsetDateTime::now_utc();
     log.verbose(format_args!(
