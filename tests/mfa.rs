@@ -4,7 +4,7 @@
 mod support;
 
 use std::time::Duration;
-use support::{FakeSts, Moto, Reply, Sandbox, Tmux, gst_ok, sh_quote, sts_error, wait_file};
+use support::{FakeSts, Moto, Reply, Sandbox, Tmux, gst_ok, mfa_rejected, sh_quote, wait_file};
 
 /// A shell line for tmux: mfarole with all three std streams redirected, then the status and
 /// the terminal's modes written to files.
@@ -67,14 +67,7 @@ fn a_rejected_code_is_asked_for_again_with_the_reason() {
         if body.contains("TokenCode=222222") {
             Reply::Http(200, vec![], gst_ok())
         } else {
-            Reply::Http(
-                403,
-                vec![],
-                sts_error(
-                    "AccessDenied",
-                    "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
-                ),
-            )
+            mfa_rejected()
         }
     });
     let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
@@ -111,16 +104,7 @@ fn a_rejected_code_is_asked_for_again_with_the_reason() {
 
 #[test]
 fn three_rejected_codes_end_the_run() {
-    let fake = FakeSts::start(|_, _| {
-        Reply::Http(
-            403,
-            vec![],
-            sts_error(
-                "AccessDenied",
-                "MultiFactorAuthentication failed with invalid MFA one time pass code.",
-            ),
-        )
-    });
+    let fake = FakeSts::start(|_, _| mfa_rejected());
     let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
     let (line, done) = pty_line(&sb, "exec jones -- true");
     let tmux = Tmux::start("three", &line);
@@ -168,16 +152,7 @@ fn ctrl_c_at_the_prompt_exits_130_with_echo_back_on() {
 
 #[test]
 fn a_code_given_by_flag_is_not_retried() {
-    let fake = FakeSts::start(|_, _| {
-        Reply::Http(
-            403,
-            vec![],
-            sts_error(
-                "AccessDenied",
-                "MultiFactorAuthentication failed with invalid MFA one time pass code.",
-            ),
-        )
-    });
+    let fake = FakeSts::start(|_, _| mfa_rejected());
     let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
     sb.run(&["exec", "-t", "111111", "jones", "--", "true"])
         .code(125)
@@ -216,19 +191,9 @@ fn mfa_process_gives_the_code() {
     std::fs::set_permissions(&mfa, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let sb = sb.env("PATH", &path);
-    let out = sb.run(&[
-        "exec",
-        "-v",
-        "session-only",
-        "--",
-        "aws",
-        "sts",
-        "get-caller-identity",
-        "--query",
-        "Arn",
-        "--output",
-        "text",
-    ]);
+    let mut args = vec!["exec", "-v", "session-only", "--"];
+    args.extend(support::WHOAMI);
+    let out = sb.run(&args);
     out.ok()
         .stdout_has("assumed-role/session-only/")
         .stderr_lacks("135790");

@@ -705,6 +705,18 @@ pub fn gst_ok() -> Vec<u8> {
     .into_bytes()
 }
 
+/// What real STS answers to a wrong or reused MFA code.
+pub fn mfa_rejected() -> Reply {
+    Reply::Http(
+        403,
+        vec![],
+        sts_error(
+            "AccessDenied",
+            "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+        ),
+    )
+}
+
 pub fn sts_error(code: &str, message: &str) -> Vec<u8> {
     format!(
         "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>req-1</RequestId></ErrorResponse>"
