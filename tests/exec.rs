@@ -397,3 +397,25 @@ fn the_command_is_dumpable_again_after_exec() {
     out.ok();
     assert_eq!(out.stdout.trim(), "1");
 }
+
+#[test]
+fn no_session_without_a_role_passes_the_keys_through() {
+    let moto = Moto::shared();
+    let sb = sandbox();
+    let out = sb.run(&[
+        "exec",
+        "--no-session",
+        "-v",
+        "smith",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$AWS_ACCESS_KEY_ID ${AWS_SESSION_TOKEN:-none}\"",
+    ]);
+    out.ok()
+        .stderr_has("--no-session: the profile's keys are passed through");
+    assert_eq!(
+        out.stdout.trim(),
+        format!("{} none", moto.get("users.smith.key"))
+    );
+}
