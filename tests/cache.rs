@@ -205,6 +205,29 @@ fn damaged_foreign_and_open_cache_files_are_not_trusted() {
         .ok()
         .stderr_has("holds another entry");
 
+    // A file of another user (only root can make one; CI runs as root).
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .unwrap()
+        .stdout
+        .trim_ascii()
+        == b"0";
+    if root {
+        sb.run(&["exec", "-t", "123456", "jones", "--", "true"])
+            .ok();
+        std::os::unix::fs::chown(&file, Some(65534), None).unwrap();
+        sb.run(&["exec", "-t", "123456", "jones", "--", "true"])
+            .ok()
+            .stderr_has("belongs to uid 65534");
+        std::os::unix::fs::chown(&sb.cache, Some(65534), None).unwrap();
+        sb.run(&["exec", "-t", "123456", "jones", "--", "true"])
+            .ok()
+            .stderr_has("not using the cache")
+            .stderr_has("belongs to uid 65534");
+        std::os::unix::fs::chown(&sb.cache, Some(0), None).unwrap();
+    }
+
     // A directory others can write to is not used at all, but the run still works.
     std::fs::set_permissions(&sb.cache, std::fs::Permissions::from_mode(0o777)).unwrap();
     let before = moto.count("GetSessionToken");
