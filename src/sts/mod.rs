@@ -394,8 +394,9 @@ fn httpdate(text: &str) -> Option<time::OffsetDateTime> {
         .map(|t| t.assume_utc())
 }
 
-/// Full jitter, as the SDKs' standard retry mode: a random wait below 2^attempt × 100 ms,
-/// capped at 2 s, so that parallel runs that failed together do not retry together.
+/// Exponential backoff with "equal jitter": half of 2^attempt × 100 ms (capped at 2 s) fixed,
+/// the other half random, so that parallel runs that failed together do not retry together
+/// and no retry comes back immediately.
 fn backoff(attempt: u32) -> Duration {
     let cap = (100u64 << attempt.min(5)).min(2000);
     let seed = SystemTime::now()
