@@ -30,6 +30,49 @@ fn cred_files(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// A sandbox whose cache holds jones's MFA session, and that entry's file.
+fn with_cached_session(moto: &Moto) -> (Sandbox, std::path::PathBuf) {
+    let sb = Sandbox::new(moto);
+    sb.run(&["exec", "-t", "123456", "jones", "--", "true"])
+        .ok();
+    let file = cred_files(&sb.cache).remove(0);
+    (sb, file)
+}
+
+/// Writes a Makefile whose targets run `recipes`, starts `make -jN` in a terminal, and waits
+/// for the MFA prompt. Returns the terminal, the make directory and the file make's status
+/// goes to.
+fn make_at_prompt(
+    sb: &Sandbox,
+    tag: &str,
+    recipes: &[String],
+) -> (Tmux, std::path::PathBuf, std::path::PathBuf) {
+    let dir = sb.dir.path().join("mk");
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    let targets: Vec<String> = (1..=recipes.len()).map(|i| format!("t{i}")).collect();
+    let mut makefile = format!("M := {}\nall: {}\n", support::BIN, targets.join(" "));
+    for (t, recipe) in targets.iter().zip(recipes) {
+        makefile.push_str(&format!("{t}:\n\t{recipe}\n"));
+    }
+    std::fs::write(dir.join("Makefile"), makefile).unwrap();
+    let done = dir.join("done");
+    let line = format!(
+        "cd {} && env -i {} make -j{} > make.log 2>&1; echo $? > {}; sleep 120",
+        support::sh_quote(dir.to_str().unwrap()),
+        sb.shell_env(),
+        recipes.len(),
+        support::sh_quote(done.to_str().unwrap())
+    );
+    let tmux = Tmux::start(tag, &line);
+    tmux.wait_screen(
+        "Enter MFA code for arn:aws:iam::123456789012:mfa/jones: ",
+        Duration::from_secs(30),
+    );
+    // Give every job time to reach the lock before answering.
+    std::thread::sleep(Duration::from_millis(1500));
+    (tmux, dir, done)
+}
+
 #[test]
 fn a_second_run_makes_no_sts_request() {
     let moto = Moto::start();
@@ -94,8 +137,6 @@ fn a_role_after_a_plain_mfa_session_prompts_nothing() {
 fn make_j8_prompts_once() {
     let moto = Moto::start();
     let sb = Sandbox::new(&moto);
-    let dir = sb.dir.path().join("mk");
-    std::fs::create_dir_all(dir.join("out")).unwrap();
     let profiles = [
         "session-only",
         "admin",
@@ -106,37 +147,19 @@ fn make_j8_prompts_once() {
         "session-only",
         "admin",
     ];
-    let mut makefile = String::from("M := ");
-    makefile.push_str(support::BIN);
-    makefile.push_str("\nall:");
-    for i in 1..=8 {
-        makefile.push_str(&format!(" t{i}"));
-    }
-    makefile.push('\n');
-    for (i, p) in profiles.iter().enumerate() {
-        makefile.push_str(&format!(
-            "t{n}:\n\t$(M) exec {p} -- aws sts get-caller-identity --query Arn --output text > out/{n}\n",
-            n = i + 1
-        ));
-    }
-    std::fs::write(dir.join("Makefile"), makefile).unwrap();
-    let done = dir.join("done");
-    let line = format!(
-        "cd {} && env -i {} make -j8 > make.log 2>&1; echo $? > {}; sleep 120",
-        support::sh_quote(dir.to_str().unwrap()),
-        sb.shell_env(),
-        support::sh_quote(done.to_str().unwrap())
-    );
-    let tmux = Tmux::start("make", &line);
-    tmux.wait_screen(
-        "Enter MFA code for arn:aws:iam::123456789012:mfa/jones: ",
-        Duration::from_secs(30),
-    );
-    // Give every job time to reach the lock before answering.
-    std::thread::sleep(Duration::from_millis(1500));
+    let recipes: Vec<String> = profiles
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            format!(
+                "$(M) exec {p} -- aws sts get-caller-identity --query Arn --output text > out/{}",
+                i + 1
+            )
+        })
+        .collect();
+    let (tmux, dir, done) = make_at_prompt(&sb, "make", &recipes);
     // Not 123456: the account id 123456789012 is on the screen.
-    tmux.type_text("975310");
-    tmux.keys(&["Enter"]);
+    tmux.enter("975310");
     let status = wait_file(&done, Duration::from_secs(90));
     let log = std::fs::read_to_string(dir.join("make.log")).unwrap();
     assert_eq!(status.trim(), "0", "make failed:\n{log}");
@@ -162,10 +185,7 @@ fn make_j8_prompts_once() {
 #[test]
 fn damaged_foreign_and_open_cache_files_are_not_trusted() {
     let moto = Moto::start();
-    let sb = Sandbox::new(&moto);
-    sb.run(&["exec", "-t", "123456", "jones", "--", "true"])
-        .ok();
-    let file = cred_files(&sb.cache).remove(0);
+    let (sb, file) = with_cached_session(&moto);
 
     // Truncated.
     let text = std::fs::read_to_string(&file).unwrap();
@@ -241,10 +261,7 @@ fn damaged_foreign_and_open_cache_files_are_not_trusted() {
 #[test]
 fn expired_entries_are_refreshed() {
     let moto = Moto::start();
-    let sb = Sandbox::new(&moto);
-    sb.run(&["exec", "-t", "123456", "jones", "--", "true"])
-        .ok();
-    let file = cred_files(&sb.cache).remove(0);
+    let (sb, file) = with_cached_session(&moto);
     let text = std::fs::read_to_string(&file).unwrap();
     let aged: String = text
         .lines()
@@ -380,25 +397,10 @@ fn a_waiter_gives_up_and_a_dead_holder_blocks_nobody() {
 fn ctrl_c_at_the_prompt_stops_the_runs_waiting_behind_it() {
     let moto = Moto::start();
     let sb = Sandbox::new(&moto);
-    let dir = sb.dir.path().join("mk");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut makefile = format!("M := {}\nall: t1 t2 t3 t4\n", support::BIN);
-    for i in 1..=4 {
-        makefile.push_str(&format!(
-            "t{i}:\n\t$(M) exec session-only -- true; echo $$? > rc{i}\n"
-        ));
-    }
-    std::fs::write(dir.join("Makefile"), makefile).unwrap();
-    let done = dir.join("done");
-    let line = format!(
-        "cd {} && env -i {} make -j4 > make.log 2>&1; echo $? > {}; sleep 120",
-        support::sh_quote(dir.to_str().unwrap()),
-        sb.shell_env(),
-        support::sh_quote(done.to_str().unwrap())
-    );
-    let tmux = Tmux::start("makeint", &line);
-    tmux.wait_screen("Enter MFA code", Duration::from_secs(30));
-    std::thread::sleep(Duration::from_millis(1500));
+    let recipes: Vec<String> = (1..=4)
+        .map(|i| format!("$(M) exec session-only -- true; echo $$? > rc{i}"))
+        .collect();
+    let (tmux, dir, done) = make_at_prompt(&sb, "makeint", &recipes);
     tmux.keys(&["C-c"]);
     wait_file(&done, Duration::from_secs(20));
     for i in 1..=4 {

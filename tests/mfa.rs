@@ -24,6 +24,16 @@ fn pty_line(sb: &Sandbox, args: &str) -> (String, std::path::PathBuf) {
     (line, done)
 }
 
+/// The status the pty shell recorded, shown with mfarole's stderr when it is not `want`.
+fn assert_status(sb: &Sandbox, want: i32) {
+    assert_eq!(
+        read(sb, "rc").trim(),
+        format!("rc={want}"),
+        "stderr: {}",
+        read(sb, "err")
+    );
+}
+
 fn read(sb: &Sandbox, name: &str) -> String {
     std::fs::read_to_string(sb.dir.path().join(name)).unwrap_or_default()
 }
@@ -40,15 +50,9 @@ fn typed_code_reaches_sts_with_all_streams_redirected() {
         "Enter MFA code for arn:aws:iam::123456789012:mfa/jones: ",
         Duration::from_secs(20),
     );
-    tmux.type_text("975310");
-    tmux.keys(&["Enter"]);
+    tmux.enter("975310");
     wait_file(&done, Duration::from_secs(30));
-    assert_eq!(
-        read(&sb, "rc").trim(),
-        "rc=0",
-        "stderr: {}",
-        read(&sb, "err")
-    );
+    assert_status(&sb, 0);
     // The child's stdout is still the redirected file, not the terminal.
     assert!(
         read(&sb, "out").contains("assumed-role/session-only/"),
@@ -74,29 +78,21 @@ fn a_rejected_code_is_asked_for_again_with_the_reason() {
     let (line, done) = pty_line(&sb, "exec jones -- sh -c 'echo $AWS_ACCESS_KEY_ID'");
     let tmux = Tmux::start("retry", &line);
     tmux.wait_screen("Enter MFA code", Duration::from_secs(20));
-    tmux.type_text("12ab");
-    tmux.keys(&["Enter"]);
+    tmux.enter("12ab");
     tmux.wait_screen(
         "is not a 6-digit MFA code; try again (2/3)",
         Duration::from_secs(10),
     );
-    tmux.type_text("111111");
-    tmux.keys(&["Enter"]);
+    tmux.enter("111111");
     let screen = tmux.wait_screen("STS rejected the code", Duration::from_secs(10));
     assert!(
         screen.contains("invalid MFA one time pass code"),
         "{screen}"
     );
     assert!(screen.contains("(3/3)"), "{screen}");
-    tmux.type_text("222222");
-    tmux.keys(&["Enter"]);
+    tmux.enter("222222");
     wait_file(&done, Duration::from_secs(30));
-    assert_eq!(
-        read(&sb, "rc").trim(),
-        "rc=0",
-        "stderr: {}",
-        read(&sb, "err")
-    );
+    assert_status(&sb, 0);
     assert_eq!(read(&sb, "out").trim(), "ASIAFAKE");
     assert_eq!(fake.count(), 2, "the malformed code never went to STS");
     assert_eq!(tmux.screen().matches("Enter MFA code").count(), 3);
@@ -111,8 +107,7 @@ fn three_rejected_codes_end_the_run() {
     for n in 1..=3 {
         let screen = tmux.wait_screen("Enter MFA code", Duration::from_secs(10));
         assert!(screen.matches("Enter MFA code").count() >= n);
-        tmux.type_text("111111");
-        tmux.keys(&["Enter"]);
+        tmux.enter("111111");
         if n < 3 {
             support::wait_for(Duration::from_secs(10), || {
                 tmux.screen().matches("Enter MFA code").count() > n

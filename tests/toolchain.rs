@@ -121,8 +121,7 @@ fn credential_process_prompts_on_the_terminal() {
         "Enter MFA code for arn:aws:iam::123456789012:mfa/jones: ",
         Duration::from_secs(30),
     );
-    tmux.type_text("975310");
-    tmux.keys(&["Enter"]);
+    tmux.enter("975310");
     let rc = wait_file(&done, Duration::from_secs(30));
     let out = std::fs::read_to_string(d.join("out")).unwrap();
     assert_eq!(
@@ -171,8 +170,7 @@ fn exec_without_a_command_starts_the_shell() {
         "mfarole: starting /bin/sh with credentials for 'plain' (until",
         Duration::from_secs(20),
     );
-    tmux.type_text("exit 3");
-    tmux.keys(&["Enter"]);
+    tmux.enter("exit 3");
     assert_eq!(wait_file(&d, Duration::from_secs(10)).trim(), "3");
 }
 

@@ -505,6 +505,12 @@ impl Tmux {
         self.keys(&["-l", text]);
     }
 
+    /// Types a line and presses Enter.
+    pub fn enter(&self, text: &str) {
+        self.type_text(text);
+        self.keys(&["Enter"]);
+    }
+
     pub fn keys(&self, keys: &[&str]) {
         let status = Command::new("tmux")
             .args(["-L", &self.socket, "send-keys", "-t", &self.session])
