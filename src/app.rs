@@ -99,7 +99,8 @@ pub fn run(cmd: Command, env: &Environ) -> Result<()> {
                 None => cache.clear(None)?,
                 Some(p) => {
                     let config = Config::load(&Files::from_env(env))?;
-                    let (_, plan, _) = resolve(&config, &p, &Options::default(), env)?;
+                    let now = OffsetDateTime::now_utc();
+                    let plan = resolve(&config, &p, &Options::default(), env, now)?.plan;
                     let keys: Vec<String> =
                         plan.steps.iter().map(|s| s.cache_key.clone()).collect();
                     cache.clear(Some(&keys))?
@@ -130,25 +131,31 @@ pub struct Got {
     pub nesting: String,
 }
 
-fn region_of(opts: &Options, env: &Environ, chain: &Chain) -> Option<String> {
-    opts.region
-        .clone()
-        .or_else(|| env.get("AWS_REGION").map(str::to_string))
-        .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string))
-        .or_else(|| chain.region.clone())
+/// A profile made ready to run: no network, no cache.
+pub(crate) struct Resolved {
+    pub chain: Chain,
+    pub plan: Plan,
+    pub endpoint: Endpoint,
+    /// `--region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile chain's.
+    pub region: Option<String>,
 }
 
-/// Profile → chain, plan and endpoint, without any network or cache.
+/// Profile → chain, region, endpoint and plan. `now` dates the default session name.
 pub(crate) fn resolve(
     config: &Config,
     profile: &str,
     opts: &Options,
     env: &Environ,
-) -> Result<(Chain, Plan, Endpoint)> {
+    now: OffsetDateTime,
+) -> Result<Resolved> {
     let chain = config.resolve(profile, env)?;
-    let region = region_of(opts, env, &chain);
+    let region = opts
+        .region
+        .clone()
+        .or_else(|| env.get("AWS_REGION").map(str::to_string))
+        .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string))
+        .or_else(|| chain.region.clone());
     let endpoint = Endpoint::resolve(env, chain.endpoint_url.as_deref(), region.as_deref())?;
-    let now = OffsetDateTime::now_utc();
     let user = env.get("LOGNAME").or_else(|| env.get("USER"));
     let plan = plan::plan(
         &chain,
@@ -159,7 +166,12 @@ pub(crate) fn resolve(
         &endpoint.key(),
         &plan::default_session_name(user, now),
     )?;
-    Ok((chain, plan, endpoint))
+    Ok(Resolved {
+        chain,
+        plan,
+        endpoint,
+        region,
+    })
 }
 
 /// Refuses loops and deep nesting of mfarole inside mfarole; returns the child's list.
@@ -192,7 +204,13 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
     let started = SystemTime::now();
     let nesting = check_nesting(profile, env)?;
     let config = Config::load(&Files::from_env(env))?;
-    let (chain, plan, endpoint) = resolve(&config, profile, opts, env)?;
+    let now = OffsetDateTime::now_utc();
+    let Resolved {
+        chain,
+        plan,
+        endpoint,
+        region,
+    } = resolve(&config, profile, opts, env, now)?;
     // Inside an mfarole environment the inherited AWS_* keys are the parent's temporary
     // credentials, not a source: refuse to build on them.
     if chain.source.from_environment && env.get("MFAROLE_PROFILE").is_some() {
@@ -201,8 +219,6 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
             "uses credential_source = Environment, but the environment holds the temporary credentials of the mfarole that runs this; run it outside mfarole",
         ));
     }
-    let region = region_of(opts, env, &chain);
-    let now = OffsetDateTime::now_utc();
     log.verbose(format_args!(
         "profile '{profile}': source '{}' (key {}){}, endpoint {} ({}), region {}",
         chain.source.profile,
@@ -293,6 +309,7 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
         // Whoever held the lock may have just done this step for us. Under --refresh only an
         // entry written since this run started counts.
         let since = opts.refresh.then_some(started);
+        // The clock again on purpose: waiting for the lock may have taken minutes.
         if let Some(hit) = cache.get_fresh(&step.cache_key, OffsetDateTime::now_utc(), since) {
             log.verbose(format_args!(
                 "step {} was just done by another mfarole: using its result",

@@ -4,7 +4,7 @@
 
 use time::OffsetDateTime;
 
-use crate::app::resolve;
+use crate::app::{Resolved, resolve};
 use crate::cache::{self, Cache};
 use crate::cli::Options;
 use crate::config::Config;
@@ -15,12 +15,12 @@ pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
     let now = OffsetDateTime::now_utc();
     let mut rows: Vec<[String; 3]> = Vec::new();
     for name in config.names() {
-        let (needs, cached) = match resolve(config, &name, &Options::default(), env) {
+        let (needs, cached) = match resolve(config, &name, &Options::default(), env, now) {
             Err(e) => (
                 format!("error: {}", crate::error::clean(&e.to_string(), 70)),
                 String::new(),
             ),
-            Ok((chain, plan, _)) => {
+            Ok(Resolved { chain, plan, .. }) => {
                 let mfa = if chain.mfa.is_some() { " + MFA" } else { "" };
                 let needs = match chain.hops.last() {
                     None => format!("keys{mfa}"),
