@@ -300,12 +300,6 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
     };
     for (i, step) in plan.steps.iter().enumerate().skip(start) {
         let lock = cache.lock(&step.cache_key)?;
-        if lock.as_ref().is_some_and(|l| l.waited)
-            && cache.interrupted_since(&step.cache_key, started)
-        {
-            // The user pressed Ctrl-C at the prompt of the run we waited for: stop as well.
-            return Err(Error::Interrupted);
-        }
         // Whoever held the lock may have just done this step for us. Under --refresh only an
         // entry written since this run started counts.
         let since = opts.refresh.then_some(started);
@@ -318,12 +312,19 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
             current = hit.credentials;
             continue;
         }
+        if lock.as_ref().is_some_and(|l| l.waited)
+            && let Some(failure) = cache.failed_since(&step.cache_key, started)
+        {
+            // The run we waited for failed (STS down, a rejected code, Ctrl-C at its prompt):
+            // fail the same way now rather than replay its prompt or its retries.
+            return Err(failure);
+        }
         let issued = match run_step(&client, &chain, step, &current, opts, process_timeout) {
-            Err(Error::Interrupted) => {
-                cache.mark_interrupted(&step.cache_key);
-                return Err(Error::Interrupted);
+            Ok(issued) => issued,
+            Err(e) => {
+                cache.mark_failed(&step.cache_key, &e);
+                return Err(e);
             }
-            other => other?,
         };
         log.verbose(format_args!(
             "step {} done: key {}{}, valid until {}",

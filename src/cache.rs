@@ -32,6 +32,11 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 
 const MAGIC: &str = "mfarole-cache v1";
+const FAIL_MAGIC: &str = "mfarole-failure v1";
+/// A temporary file older than this is a leftover even if a process of its writer's pid
+/// lives (pids are reused, and a cache dir may be shared across pid namespaces): a write
+/// takes milliseconds.
+const STALE_TMP: Duration = Duration::from_secs(600);
 const MAX_FILE: u64 = 64 * 1024;
 
 /// How fresh cached credentials must be, and how long to wait for a lock.
@@ -183,6 +188,10 @@ impl<'a> Cache<'a> {
         let Some(path) = self.path(key, "cred") else {
             return;
         };
+        // A success ends what an earlier failure said to the runs waiting for this step.
+        if let Some(fail) = self.path(key, "fail") {
+            let _ = fs::remove_file(fail);
+        }
         if let Err(e) = write_entry(&path, key, issued) {
             self.warn(format_args!(
                 "cannot write cache file {}: {}",
@@ -222,6 +231,7 @@ impl<'a> Cache<'a> {
         loop {
             match file.try_lock() {
                 Ok(()) => {
+                    self.sweep();
                     return Ok(Some(Lock {
                         _file: file,
                         waited: said,
@@ -253,43 +263,120 @@ impl<'a> Cache<'a> {
         }
     }
 
-    /// Notes that the user pressed Ctrl-C while this process held the lock of `key`, so that
-    /// the runs waiting behind it (`make -j8`) stop too instead of prompting again.
-    pub fn mark_interrupted(&self, key: &str) {
-        if let Some(path) = self.path(key, "int") {
-            let _ = fs::write(path, b"");
+    /// Notes that the run holding `key`'s lock failed (or that the user pressed Ctrl-C at its
+    /// prompt), so that the runs waiting behind it (`make -j8`) stop at once with the same
+    /// message instead of each replaying the prompt or the whole retry cycle. The marker holds
+    /// the error's exit status and its one-line message, which by contract holds no secret.
+    pub fn mark_failed(&self, key: &str, err: &Error) {
+        let Some(path) = self.path(key, "fail") else {
+            return;
+        };
+        let text = format!(
+            "{FAIL_MAGIC}\ncode {}\nmessage {}\n",
+            err.code(),
+            crate::error::clean(&err.to_string(), 400)
+        );
+        if let Err(e) = write_private(&path, text.as_bytes()) {
+            self.log.verbose(format_args!(
+                "cannot write {}: {}",
+                path.display(),
+                crate::error::io_text(&e)
+            ));
         }
     }
 
-    /// Whether a holder of `key`'s lock was interrupted at or after `since`.
-    pub fn interrupted_since(&self, key: &str, since: std::time::SystemTime) -> bool {
-        self.path(key, "int")
-            .and_then(|p| fs::metadata(p).ok())
-            .and_then(|m| m.modified().ok())
-            .is_some_and(|t| t >= since)
+    /// The failure of a holder of `key`'s lock, when one was marked at or after `since`.
+    pub fn failed_since(&self, key: &str, since: std::time::SystemTime) -> Option<Error> {
+        let path = self.path(key, "fail")?;
+        let file = open_ours(&path).ok()??;
+        let written = file.metadata().ok()?.modified().ok()?;
+        if written < since {
+            return None;
+        }
+        let mut text = String::new();
+        (&file).take(4096).read_to_string(&mut text).ok()?;
+        parse_failure(&text)
     }
 
-    /// Removes the entries of `keys`, or every entry when `keys` is `None`. Lock files stay:
-    /// removing one that a running mfarole holds would let a second holder in.
+    /// Removes the temporary files of writers that were killed between writing and renaming:
+    /// each is a complete copy of an entry, secret included. Only names of our own pattern
+    /// (`.HASH.EXT.PID.tmp`), and only when that pid is gone or the file is older than any
+    /// write takes. Called with a step's lock held, so off the cached path.
+    fn sweep(&self) {
+        let Some(dir) = &self.dir else { return };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        let me = std::process::id();
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(tmp_writer) else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            let gone = rustix::process::Pid::from_raw(pid as i32).is_none_or(|p| {
+                rustix::process::test_kill_process(p) == Err(rustix::io::Errno::SRCH)
+            });
+            let old = entry
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_TMP);
+            if gone || old {
+                let path = entry.path();
+                match fs::remove_file(&path) {
+                    Ok(()) => self.log.verbose(format_args!(
+                        "removed {}, left by a run that was killed while writing",
+                        path.display()
+                    )),
+                    Err(e) => self.log.verbose(format_args!(
+                        "cannot remove {}: {}",
+                        path.display(),
+                        crate::error::io_text(&e)
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Removes the entries of `keys`, or every entry when `keys` is `None`, with their failure
+    /// markers and any temporary copy a killed writer left; returns how many entries went.
+    /// Lock files stay: removing one that a running mfarole holds would let a second holder
+    /// in.
     pub fn clear(&self, keys: Option<&[String]>) -> Result<usize> {
         let Some(dir) = &self.dir else {
             return Ok(0);
         };
         let mut removed = 0;
-        let targets: Vec<PathBuf> = match keys {
-            Some(keys) => keys.iter().filter_map(|k| self.path(k, "cred")).collect(),
-            None => fs::read_dir(dir)
-                .map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                    name.ends_with(".cred") || name.ends_with(".tmp") || name.ends_with(".int")
-                })
-                .collect(),
-        };
+        let names: Vec<String> = fs::read_dir(dir)
+            .map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        // A profile's entries, and the temporary copies a killed writer left of them.
+        let stems: Option<Vec<String>> =
+            keys.map(|keys| keys.iter().map(|k| format!("{:016x}.", fnv1a(k))).collect());
+        let targets: Vec<PathBuf> = names
+            .iter()
+            .filter(|name| {
+                let ours = name.ends_with(".cred")
+                    || name.ends_with(".fail")
+                    || name.ends_with(".int")
+                    || (name.starts_with('.') && name.ends_with(".tmp"));
+                let wanted = stems.as_ref().is_none_or(|stems| {
+                    let bare = name.strip_prefix('.').unwrap_or(name);
+                    stems.iter().any(|s| bare.starts_with(s.as_str()))
+                });
+                ours && wanted && !name.ends_with(".lock")
+            })
+            .map(|name| dir.join(name))
+            .collect();
         for path in targets {
+            let is_entry = path.extension().is_some_and(|e| e == "cred");
             match fs::remove_file(&path) {
-                Ok(()) => removed += 1,
+                Ok(()) => removed += usize::from(is_entry),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(format!("cannot remove {}", path.display()), e)),
             }
@@ -309,6 +396,7 @@ fn cache_dir(env: &Environ) -> Option<PathBuf> {
 }
 
 fn prepare_dir(dir: &Path) -> std::result::Result<(), String> {
+    check_links(dir)?;
     if let Err(e) = fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -332,12 +420,46 @@ fn prepare_dir(dir: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Refuses a path through a symlink that someone else could change: as OpenSSH does for its
+/// files, a symlink counts only when it belongs to the user or to root. (Without this a
+/// symlink planted in a world-writable directory is judged by its target only, and followed.)
+fn check_links(dir: &Path) -> std::result::Result<(), String> {
+    let me = rustix::process::geteuid().as_raw();
+    for part in dir.ancestors() {
+        let Ok(meta) = fs::symlink_metadata(part) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() && meta.uid() != me && meta.uid() != 0 {
+            return Err(format!(
+                "{} is a symlink that belongs to uid {}, not to you or root",
+                part.display(),
+                meta.uid()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The pid in a temporary file name of ours (`.0123456789abcdef.cred.4242.tmp`).
+fn tmp_writer(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = rest.split('.');
+    let (hash, ext, pid) = (parts.next()?, parts.next()?, parts.next()?);
+    let ours = parts.next().is_none()
+        && hash.len() == 16
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        && matches!(ext, "cred" | "fail" | "int");
+    ours.then(|| pid.parse().ok()).flatten()
+}
+
 fn nofollow() -> i32 {
     (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32
 }
 
-/// Reads and checks one entry. `Ok(None)`: no file. `Err`: a file that must not be trusted.
-fn read_entry(path: &Path, key: &str) -> std::result::Result<Option<Issued>, String> {
+/// Opens a file of ours in the cache directory without following a symlink, and checks that
+/// it is a regular file of the user's that no one else can read. `Ok(None)`: no file.
+/// `Err`: a file that must not be trusted.
+fn open_ours(path: &Path) -> std::result::Result<Option<File>, String> {
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(nofollow())
@@ -360,12 +482,37 @@ fn read_entry(path: &Path, key: &str) -> std::result::Result<Option<Issued>, Str
             meta.mode() & 0o777
         ));
     }
+    Ok(Some(file))
+}
+
+/// Reads and checks one entry. `Ok(None)`: no file. `Err`: a file that must not be trusted.
+fn read_entry(path: &Path, key: &str) -> std::result::Result<Option<Issued>, String> {
+    let Some(file) = open_ours(path)? else {
+        return Ok(None);
+    };
     let mut text = String::new();
     (&file)
         .take(MAX_FILE)
         .read_to_string(&mut text)
         .map_err(|_| "not a text file".to_string())?;
     parse_entry(&text, key).map(Some)
+}
+
+/// A failure marker: its magic line, the exit status, the message.
+fn parse_failure(text: &str) -> Option<Error> {
+    let mut lines = text.lines();
+    if lines.next() != Some(FAIL_MAGIC) {
+        return None;
+    }
+    let code: u8 = lines.next()?.strip_prefix("code ")?.parse().ok()?;
+    let message = lines.next()?.strip_prefix("message ")?;
+    if code == crate::error::EXIT_INTERRUPTED {
+        return Some(Error::Interrupted);
+    }
+    Some(Error::Shared {
+        code,
+        message: crate::error::clean(message, 400),
+    })
 }
 
 /// The entry format: a magic line, then `name value` lines. Any deviation is damage.
@@ -440,7 +587,14 @@ pub(crate) fn format_entry(key: &str, issued: &Issued) -> std::io::Result<String
 }
 
 fn write_entry(path: &Path, key: &str, issued: &Issued) -> std::io::Result<()> {
-    let text = format_entry(key, issued)?;
+    write_private(path, format_entry(key, issued)?.as_bytes())
+}
+
+/// Every file mfarole writes in the cache directory is written this way: to a new temporary
+/// name (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode exactly 0600), synced, then renamed over `path`,
+/// so a reader sees the old file or the new one, never half of one, and a symlink planted
+/// at `path` is replaced, not followed.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
@@ -454,7 +608,7 @@ fn write_entry(path: &Path, key: &str, issued: &Issued) -> std::io::Result<()> {
             .open(&tmp)?;
         // The mode given to open is filtered by the umask; make sure it is exactly 0600.
         file.set_permissions(fs::Permissions::from_mode(0o600))?;
-        file.write_all(text.as_bytes())?;
+        file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)
     })();

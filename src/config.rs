@@ -16,6 +16,10 @@ use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::ini;
 
+/// The most roles one chain may assume in turn. Real chains have two or three; the bound
+/// keeps a generated or hostile config from making thousands of STS calls.
+pub const MAX_ROLES: usize = 32;
+
 /// Where the two files are, from `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE` and `HOME`.
 #[derive(Debug, Clone)]
 pub struct Files {
@@ -63,12 +67,23 @@ impl Profile {
         let id = self.get("aws_access_key_id");
         let secret = self.get("aws_secret_access_key");
         match (id, secret) {
-            (Some(id), Some(secret)) => Ok(Credentials {
-                access_key_id: id.to_string(),
-                secret_access_key: secret.to_string(),
-                session_token: self.get("aws_session_token").map(str::to_string),
-                expiration: None,
-            }),
+            (Some(id), Some(secret)) => {
+                let creds = Credentials {
+                    access_key_id: id.to_string(),
+                    secret_access_key: secret.to_string(),
+                    session_token: self.get("aws_session_token").map(str::to_string),
+                    expiration: None,
+                };
+                match creds.bad_part() {
+                    None => Ok(creds),
+                    Some(part) => Err(Error::profile(
+                        &self.name,
+                        format!(
+                            "aws_{part} holds a control character (a NUL byte or a line break, say), which no AWS key has; fix that value in the credentials or config file"
+                        ),
+                    )),
+                }
+            }
             (Some(_), None) => Err(Error::profile(
                 &self.name,
                 "has aws_access_key_id but no aws_secret_access_key",
@@ -175,6 +190,17 @@ impl Config {
                 return Err(no_credentials(profile));
             };
             hops.push(Hop::from_profile(profile, role_arn)?);
+            if hops.len() > MAX_ROLES {
+                return Err(Error::profile(
+                    target,
+                    format!(
+                        "chains more than {MAX_ROLES} roles through source_profile ({} > {} > ... > {}); no real setup needs that many, shorten the chain",
+                        crate::error::clean(target, 40),
+                        crate::error::clean(&visited[1].name, 40),
+                        crate::error::clean(&profile.name, 40),
+                    ),
+                ));
+            }
             match (
                 profile.get("source_profile"),
                 profile.get("credential_source"),
@@ -344,18 +370,28 @@ impl Source {
                 "has credential_source = Environment, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set",
             ));
         };
+        let credentials = Credentials {
+            access_key_id: id.to_string(),
+            secret_access_key: secret.to_string(),
+            session_token: env
+                .get("AWS_SESSION_TOKEN")
+                .or_else(|| env.get("AWS_SECURITY_TOKEN"))
+                .map(str::to_string),
+            expiration: None,
+        };
+        if let Some(part) = credentials.bad_part() {
+            return Err(Error::profile(
+                profile,
+                format!(
+                    "has credential_source = Environment, but AWS_{} holds a control character, which no AWS key has; set it again",
+                    part.to_ascii_uppercase()
+                ),
+            ));
+        }
         Ok(Source {
             profile: profile.to_string(),
             from_environment: true,
-            credentials: Credentials {
-                access_key_id: id.to_string(),
-                secret_access_key: secret.to_string(),
-                session_token: env
-                    .get("AWS_SESSION_TOKEN")
-                    .or_else(|| env.get("AWS_SECURITY_TOKEN"))
-                    .map(str::to_string),
-                expiration: None,
-            },
+            credentials,
         })
     }
 }

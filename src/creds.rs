@@ -22,6 +22,22 @@ impl Credentials {
         mask(&self.access_key_id)
     }
 
+    /// The first part (`access_key_id`, `secret_access_key`, `session_token`) that holds a
+    /// control character such as a NUL byte. Real keys never do; such a value cannot be put
+    /// in an environment or printed for a shell, so it is refused where it is read.
+    pub fn bad_part(&self) -> Option<&'static str> {
+        let bad = |v: &str| v.chars().any(char::is_control);
+        if bad(&self.access_key_id) {
+            Some("access_key_id")
+        } else if bad(&self.secret_access_key) {
+            Some("secret_access_key")
+        } else if self.session_token.as_deref().is_some_and(bad) {
+            Some("session_token")
+        } else {
+            None
+        }
+    }
+
     /// Long-term IAM user keys: the only ones that may call GetSessionToken.
     pub fn is_long_term(&self) -> bool {
         self.session_token.is_none()
@@ -74,6 +90,27 @@ mod tests {
         assert!(!shown.contains("AKIAEXAMPLE"));
         assert!(!shown.contains("s3cr3t"));
         assert!(!shown.contains("tok3n"));
+    }
+
+    #[test]
+    fn control_characters_are_found_in_every_part() {
+        let ok = Credentials {
+            access_key_id: "AKIA".into(),
+            secret_access_key: "s/+=".into(),
+            session_token: Some("t".into()),
+            expiration: None,
+        };
+        assert_eq!(ok.bad_part(), None);
+        let nul = Credentials {
+            session_token: Some("a\0b".into()),
+            ..ok.clone()
+        };
+        assert_eq!(nul.bad_part(), Some("session_token"));
+        let nl = Credentials {
+            secret_access_key: "a\nb".into(),
+            ..ok
+        };
+        assert_eq!(nl.bad_part(), Some("secret_access_key"));
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub enum Error {
     },
     /// Another mfarole held the lock for a step longer than we wait.
     LockTimeout { path: PathBuf, seconds: u64 },
+    /// The run that held this step's lock, which this run waited for, failed: the same
+    /// message and status, at once, instead of repeating its prompt or its retries.
+    Shared { code: u8, message: String },
     /// The command to run could not be started.
     Exec { program: String, source: io::Error },
     /// Any other I/O failure, with what we were doing.
@@ -90,6 +93,7 @@ impl Error {
     pub fn code(&self) -> u8 {
         match self {
             Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Shared { code, .. } if *code != 0 => *code,
             Error::Exec { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 EXIT_NOT_FOUND
             }
@@ -164,6 +168,7 @@ impl fmt::Display for Error {
             }
             Error::Mfa(msg) => f.write_str(msg),
             Error::Interrupted => f.write_str("interrupted"),
+            Error::Shared { message, .. } => f.write_str(message),
             Error::Endpoint { endpoint, message } => {
                 write!(f, "STS endpoint {endpoint}: {message}")
             }

@@ -137,12 +137,32 @@ pub fn completions(shell: Shell) -> String {
 }
 
 const BASH: &str = r#"# bash completion for mfarole: eval "$(mfarole completions bash)"
+# Profile names are data: each is matched and quoted as it is and never expanded (compgen -W
+# would run a $(...) or `...` that a name holds).
+_mfarole_profiles() {
+    local name quoted
+    COMPREPLY=()
+    while IFS= read -r name; do
+        if [[ "$name" == "$1"* ]]; then
+            printf -v quoted '%q' "$name"
+            COMPREPLY+=("$quoted")
+        fi
+    done < <(command mfarole list --names 2>/dev/null)
+}
 _mfarole() {
     local cur prev words cword i sub="" profile_seen=0
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
+            --)
+                # After `--` the words are a command of their own.
+                if declare -F _command_offset >/dev/null; then
+                    _command_offset $((i + 1))
+                else
+                    COMPREPLY=($(compgen -c -- "$cur"))
+                fi
+                return 0 ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="${COMP_WORDS[i]}"; fi ;;
         esac
@@ -157,7 +177,7 @@ _mfarole() {
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=($(compgen -W "-t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format" -- "$cur"))
             else
-                COMPREPLY=($(compgen -W "$(mfarole list --names 2>/dev/null)" -- "$cur"))
+                _mfarole_profiles "$cur"
             fi ;;
         completions) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
         help) COMPREPLY=($(compgen -W "exec env list clear completions" -- "$cur")) ;;
@@ -170,18 +190,29 @@ const ZSH: &str = r#"#compdef mfarole
 # zsh completion for mfarole: eval "$(mfarole completions zsh)" (after compinit)
 _mfarole() {
     local -a profiles
+    local i
     if (( CURRENT == 2 )); then
         compadd exec env list clear completions help
         return
     fi
+    # After `--` the words are a command of their own: complete them as one.
+    for (( i = 3; i < CURRENT; i++ )); do
+        if [[ "${words[i]}" == -- ]]; then
+            shift $i words
+            (( CURRENT -= i ))
+            _normal
+            return
+        fi
+    done
     case "${words[2]}" in
         exec|env|clear)
             if [[ "${words[CURRENT]}" == -* ]]; then
                 compadd -- -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format
             else
-                profiles=(${(f)"$(mfarole list --names 2>/dev/null)"})
+                # One name a line, taken as data: no word splitting, globbing or expansion,
+                # and compadd quotes each when it inserts it.
+                profiles=("${(@f)$(command mfarole list --names 2>/dev/null)}")
                 compadd -a profiles
-                _normal
             fi ;;
         completions) compadd bash zsh fish ;;
         help) compadd exec env list clear completions ;;

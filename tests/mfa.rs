@@ -146,6 +146,36 @@ fn ctrl_c_at_the_prompt_exits_130_with_echo_back_on() {
 }
 
 #[test]
+fn the_ctrl_c_marker_is_private_and_never_written_through_a_symlink() {
+    use std::os::unix::fs::MetadataExt;
+    let sb = Sandbox::new(Moto::shared());
+    let ctrl_c = |tag: &str| {
+        let _ = std::fs::remove_file(sb.dir.path().join("done"));
+        let (line, done) = pty_line(&sb, "exec jones -- true");
+        let tmux = Tmux::start(tag, &line);
+        tmux.wait_screen("Enter MFA code", Duration::from_secs(20));
+        tmux.keys(&["C-c"]);
+        wait_file(&done, Duration::from_secs(10));
+        assert_status(&sb, 130);
+    };
+    ctrl_c("mark1");
+    let marker = support::names_in(&sb.cache)
+        .into_iter()
+        .find(|n| n.ends_with(".fail"))
+        .map(|n| sb.cache.join(n))
+        .expect("Ctrl-C leaves a marker for the runs waiting behind it");
+    let victim = sb.dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::remove_file(&marker).unwrap();
+    std::os::unix::fs::symlink(&victim, &marker).unwrap();
+    ctrl_c("mark2");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let meta = std::fs::symlink_metadata(&marker).unwrap();
+    assert!(meta.is_file(), "the marker is still a symlink");
+    assert_eq!(meta.mode() & 0o777, 0o600);
+}
+
+#[test]
 fn a_code_given_by_flag_is_not_retried() {
     let fake = FakeSts::start(|_, _| mfa_rejected());
     let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);

@@ -729,3 +729,29 @@ pub fn sts_error(code: &str, message: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// An AssumeRole success document that expires in an hour.
+pub fn ar_ok() -> Vec<u8> {
+    format!(
+        "<AssumeRoleResponse><AssumeRoleResult><Credentials>\
+         <AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>rolesecret</SecretAccessKey>\
+         <SessionToken>roletoken</SessionToken><Expiration>{}</Expiration></Credentials>\
+         <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/r/s</Arn>\
+         <AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser>\
+         </AssumeRoleResult></AssumeRoleResponse>",
+        rfc3339_in(3600)
+    )
+    .into_bytes()
+}
+
+/// The names of the files in `dir` (none when it is missing).
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
