@@ -181,13 +181,13 @@ fn check_nesting(profile: &str, env: &Environ) -> Result<String> {
         .map(|n| n.split(',').filter(|p| !p.is_empty()).collect())
         .unwrap_or_default();
     if outer.contains(&profile) {
-        return Err(Error::Usage(format!(
+        return Err(Error::Setting(format!(
             "already inside an mfarole environment for '{profile}' ({}); exit it first",
             outer.join(" > ")
         )));
     }
     if outer.len() >= MAX_NESTING {
-        return Err(Error::Usage(format!(
+        return Err(Error::Setting(format!(
             "mfarole environments are nested {} deep ({}); exit some first",
             outer.len(),
             outer.join(" > ")
@@ -292,8 +292,8 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
             .filter(|&s| s > 0)
             .map(|s| std::time::Duration::from_secs(u64::from(s)))
             .ok_or_else(|| {
-                Error::Usage(format!(
-                    "MFAROLE_MFA_PROCESS_TIMEOUT={} is not a duration like 30s or 2m",
+                Error::Setting(format!(
+                    "MFAROLE_MFA_PROCESS_TIMEOUT={} is not a duration like 30s or 2m; fix or unset it",
                     crate::error::clean(v, 20)
                 ))
             })?,

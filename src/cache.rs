@@ -54,8 +54,8 @@ impl Settings {
                 Some(v) => crate::plan::parse_duration(v)
                     .map(|s| Duration::from_secs(u64::from(s)))
                     .ok_or_else(|| {
-                        Error::Usage(format!(
-                            "{name}={} is not a duration like 300, 5m or 1h",
+                        Error::Setting(format!(
+                            "{name}={} is not a duration like 300, 5m or 1h; fix or unset it",
                             crate::error::clean(v, 20)
                         ))
                     }),

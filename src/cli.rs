@@ -366,8 +366,8 @@ pub fn help(sub: Option<&str>) -> String {
     })
 }
 
-const SHARED: &str = "\
-  -t, --mfa-token CODE  the 6-digit MFA code (else mfa_process, else a prompt on the terminal)
+const SHARED: &str =
+    "  -t, --mfa-token CODE  the 6-digit MFA code (else mfa_process, else a prompt on the terminal)
   -d, --duration D      how long the credentials last: 3600, 45m, 1h, 12h
   -r, --region REGION   the region for STS and for the command (AWS_REGION, AWS_DEFAULT_REGION)
       --no-session      no GetSessionToken: assume the role with the MFA code directly,
@@ -382,7 +382,7 @@ mfarole: run a command with temporary AWS credentials from STS, with MFA and rol
 Usage:
   mfarole exec [OPTIONS] PROFILE [--] [COMMAND [ARGS...]]
   mfarole env [OPTIONS] [--format FORMAT] PROFILE
-  mfarole list
+  mfarole list [--names]
   mfarole clear [PROFILE]
   mfarole completions bash|zsh|fish
   mfarole help [COMMAND]
@@ -466,6 +466,38 @@ mod tests {
 
     fn parse_str(args: &[&str]) -> Result<Command> {
         parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn every_option_line_of_every_help_lines_up() {
+        for sub in [
+            None,
+            Some("exec"),
+            Some("env"),
+            Some("list"),
+            Some("clear"),
+            Some("completions"),
+        ] {
+            let text = help(sub);
+            for line in text.lines().filter(|l| l.trim_start().starts_with('-')) {
+                // `  -x, --long ARG` or `      --long`, the text from column 24; a
+                // continuation of the text starts at column 24 itself.
+                let indent = line.len() - line.trim_start().len();
+                if indent == 24 {
+                    continue;
+                }
+                let want = if line.trim_start().starts_with("--") {
+                    6
+                } else {
+                    2
+                };
+                assert_eq!(indent, want, "{sub:?}: {line:?}");
+                let (head, _) = line.split_at(24);
+                assert!(head.ends_with("  "), "{sub:?}: {line:?}");
+                assert!(!line[24..].starts_with(' '), "{sub:?}: {line:?}");
+            }
+        }
+        assert!(help(None).contains("mfarole list [--names]"));
     }
 
     #[test]

@@ -59,6 +59,27 @@ impl Profile {
             .filter(|v| !v.is_empty())
     }
 
+    /// A profile that only carries settings for others (a `[default]` with a region, say):
+    /// nothing that gives or asks for credentials.
+    pub fn is_settings_only(&self) -> bool {
+        const CREDENTIAL_KEYS: &[&str] = &[
+            "aws_access_key_id",
+            "aws_secret_access_key",
+            "aws_session_token",
+            "role_arn",
+            "source_profile",
+            "credential_source",
+            "credential_process",
+            "web_identity_token_file",
+            "sso_session",
+            "sso_start_url",
+            "sso_account_id",
+            "sso_role_name",
+            "mfa_serial",
+        ];
+        CREDENTIAL_KEYS.iter().all(|k| self.get(k).is_none())
+    }
+
     fn has_keys(&self) -> bool {
         self.get("aws_access_key_id").is_some() || self.get("aws_secret_access_key").is_some()
     }

@@ -24,8 +24,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug)]
 pub enum Error {
-    /// The command line is wrong; the text says how.
+    /// The command line is wrong; the text says how (and the help is named).
     Usage(String),
+    /// Something outside the command line that mfarole cannot use: an environment variable's
+    /// value, a region, nesting. The text names it and says what to do; the help would not.
+    Setting(String),
     /// A config or credentials file exists but cannot be read.
     ConfigIo { path: PathBuf, source: io::Error },
     /// A config or credentials file is not valid INI.
@@ -121,6 +124,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Usage(msg) => write!(f, "{msg} (see 'mfarole --help')"),
+            Error::Setting(msg) => f.write_str(msg),
             Error::ConfigIo { path, source } => {
                 write!(f, "cannot read {}: {}", path.display(), io_text(source))
             }

@@ -15,9 +15,18 @@ pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
     let now = OffsetDateTime::now_utc();
     let mut rows: Vec<[String; 3]> = Vec::new();
     for name in config.names() {
+        if config.get(&name).is_some_and(|p| p.is_settings_only()) {
+            // `[default]` with only a region is a normal config, not a broken profile.
+            rows.push([
+                crate::error::clean(&name, 200),
+                "settings only".into(),
+                "-".into(),
+            ]);
+            continue;
+        }
         let (needs, cached) = match resolve(config, &name, &Options::default(), env, now) {
             Err(e) => (
-                format!("error: {}", crate::error::clean(&e.to_string(), 70)),
+                format!("error: {}", crate::error::clean(&e.to_string(), 120)),
                 String::new(),
             ),
             Ok(Resolved { chain, plan, .. }) => {
@@ -58,8 +67,10 @@ pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
         rows.push([clean(&name), clean(&needs), cached]);
     }
     let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(0).max(7);
+    // Error rows have no CACHED value: they do not widen the column.
     let w1 = rows
         .iter()
+        .filter(|r| !r[2].is_empty())
         .map(|r| r[1].chars().count())
         .max()
         .unwrap_or(0)

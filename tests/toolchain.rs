@@ -250,6 +250,54 @@ fn list_shows_needs_and_cache_without_secrets() {
 }
 
 #[test]
+fn list_pads_needs_to_its_longest_value_and_keeps_settings_only_profiles_quiet() {
+    let sb = Sandbox::new(Moto::shared());
+    add_config(&sb, "[profile broken]\nrole_arn = arn:aws:iam::1:role/x\n");
+    let out = sb.run(&["list"]);
+    out.ok();
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    // The [default] of the test config holds only a region: a normal config.
+    let default = rows.iter().find(|l| l.starts_with("default ")).unwrap();
+    assert!(default.contains("settings only"), "{default}");
+    assert!(!default.contains("error"), "{default}");
+    let broken = rows.iter().find(|l| l.starts_with("broken ")).unwrap();
+    assert!(broken.contains("error: profile 'broken'"), "{broken}");
+    // NEEDS is as wide as its longest value among the rows that have a CACHED value.
+    let cached_at = rows[0].find("CACHED").unwrap();
+    let longest = rows[1..]
+        .iter()
+        .filter(|l| !l.contains("error:"))
+        .map(|l| l[..cached_at].trim_end().len())
+        .max()
+        .unwrap();
+    assert_eq!(cached_at, longest + 2, "{}", out.stdout);
+}
+
+#[test]
+fn errors_about_the_environment_say_what_to_fix_not_see_help() {
+    let sb = Sandbox::new(Moto::shared());
+    for (var, value) in [
+        ("MFAROLE_LOCK_TIMEOUT", "soon"),
+        ("AWS_MAX_ATTEMPTS", "99"),
+        ("AWS_REGION", "Not A Region"),
+    ] {
+        let sb2 = Sandbox::new(Moto::shared()).env(var, value);
+        sb2.run(&["exec", "plain", "--", "true"])
+            .code(125)
+            .one_error_line()
+            .stderr_has(var)
+            .stderr_lacks("see 'mfarole --help'");
+    }
+    let inner = sb.env("MFAROLE_NESTING", "a,b,c,d");
+    inner
+        .run(&["exec", "plain", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("nested 4 deep")
+        .stderr_lacks("see 'mfarole --help'");
+}
+
+#[test]
 fn bash_and_fish_complete_profile_names() {
     let sb = Sandbox::new(Moto::shared());
     let bin_dir = std::path::Path::new(support::BIN).parent().unwrap();

@@ -39,8 +39,8 @@ impl Endpoint {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
         {
-            return Err(Error::Usage(format!(
-                "region '{}' is not a region name like eu-west-1",
+            return Err(Error::Setting(format!(
+                "region '{}' is not a region name like eu-west-1; fix --region, AWS_REGION, AWS_DEFAULT_REGION or the profile's region",
                 clean(r, 50)
             )));
         }

@@ -42,8 +42,8 @@ impl NetConfig {
                     .filter(|&s| s > 0)
                     .map(|s| Duration::from_secs(u64::from(s)))
                     .ok_or_else(|| {
-                        Error::Usage(format!(
-                            "{name}={} is not a duration like 10 or 30s",
+                        Error::Setting(format!(
+                            "{name}={} is not a duration like 10 or 30s; fix or unset it",
                             clean(v, 20)
                         ))
                     }),
@@ -56,8 +56,8 @@ impl NetConfig {
                 .ok()
                 .filter(|n| (1..=10).contains(n))
                 .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "AWS_MAX_ATTEMPTS={} is not a number from 1 to 10",
+                    Error::Setting(format!(
+                        "AWS_MAX_ATTEMPTS={} is not a number from 1 to 10; fix or unset it",
                         clean(v, 20)
                     ))
                 })?,
