@@ -51,7 +51,7 @@ impl Settings {
         let secs = |name: &str, default: u64| -> Result<Duration> {
             match env.get(name) {
                 None => Ok(Duration::from_secs(default)),
-                Some(v) => crate::plan::parse_duration(v)
+                Some(v) => crate::units::parse_duration(v)
                     .map(|s| Duration::from_secs(u64::from(s)))
                     .ok_or_else(|| {
                         Error::Setting(format!(

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use lexopt::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::plan::parse_duration;
+use crate::units::parse_duration;
 
 /// Options shared by `exec` and `env`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

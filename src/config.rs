@@ -442,7 +442,7 @@ impl Hop {
         }
         let session_name = profile.get("role_session_name").map(str::to_string);
         if let Some(name) = &session_name
-            && !crate::plan::valid_session_name(name)
+            && !crate::units::valid_session_name(name)
         {
             return Err(Error::profile(
                 &profile.name,

@@ -4,11 +4,11 @@
 
 use time::OffsetDateTime;
 
-use crate::app::{Resolved, resolve};
 use crate::cache::{self, Cache};
 use crate::cli::Options;
 use crate::config::Config;
 use crate::environ::Environ;
+use crate::pipeline::{Resolved, resolve};
 
 /// `mfarole list`: one line a profile, no secret, no network.
 pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {

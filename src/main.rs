@@ -19,8 +19,10 @@ mod list;
 mod log;
 mod mfa;
 mod output;
+mod pipeline;
 mod plan;
 mod sts;
+mod units;
 
 use std::process::ExitCode;
 

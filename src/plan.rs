@@ -16,10 +16,9 @@
 //! change in the config or a rotated key never serves stale credentials, and a reason that
 //! `--verbose` prints.
 
-use time::OffsetDateTime;
-
 use crate::config::Chain;
 use crate::error::{Error, Result};
+use crate::units::show_duration;
 
 /// The longest role session that STS allows when the role is assumed with session credentials.
 pub const CHAINED_ROLE_MAX: u32 = 3600;
@@ -31,18 +30,47 @@ pub struct Options {
     pub no_session: bool,
 }
 
+/// What one step asks STS for. Each carries its whole call, so that a step can be run,
+/// cached, printed and tested without going back to the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    GetSessionToken,
-    /// Index into `Chain::hops`.
-    AssumeRole(usize),
+    /// With the source's long-term keys.
+    GetSessionToken {
+        /// The profile that holds the keys (for messages).
+        profile: String,
+    },
+    AssumeRole(RoleCall),
+}
+
+/// One AssumeRole call: the role, its external id, and the role profile (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleCall {
+    pub profile: String,
+    pub role_arn: String,
+    pub external_id: Option<String>,
 }
 
 impl Action {
     pub fn name(&self) -> &'static str {
         match self {
-            Action::GetSessionToken => "GetSessionToken",
+            Action::GetSessionToken { .. } => "GetSessionToken",
             Action::AssumeRole(_) => "AssumeRole",
+        }
+    }
+
+    /// The profile the call is made for, as messages name it.
+    pub fn profile(&self) -> &str {
+        match self {
+            Action::GetSessionToken { profile } => profile,
+            Action::AssumeRole(call) => &call.profile,
+        }
+    }
+
+    /// `GetSessionToken` or `AssumeRole ARN`, for `--verbose`.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::GetSessionToken { .. } => "GetSessionToken".to_string(),
+            Action::AssumeRole(call) => format!("AssumeRole {}", call.role_arn),
         }
     }
 }
@@ -96,7 +124,9 @@ pub fn plan(
         }
         check_duration(&chain.target, "GetSessionToken", duration, 900, 129_600)?;
         steps.push(Step {
-            action: Action::GetSessionToken,
+            action: Action::GetSessionToken {
+                profile: chain.source.profile.clone(),
+            },
             mfa: mfa_serial.is_some(),
             duration,
             session_name: None,
@@ -139,7 +169,9 @@ pub fn plan(
         };
         let step = match why_direct {
             None => Step {
-                action: Action::GetSessionToken,
+                action: Action::GetSessionToken {
+                profile: chain.source.profile.clone(),
+            },
                 mfa: true,
                 duration: None,
                 session_name: None,
@@ -202,7 +234,11 @@ fn role_step(
         "-"
     };
     Step {
-        action: Action::AssumeRole(i),
+        action: Action::AssumeRole(RoleCall {
+            profile: hop.profile.clone(),
+            role_arn: hop.role_arn.clone(),
+            external_id: hop.external_id.clone(),
+        }),
         mfa,
         duration,
         session_name: Some(
@@ -259,95 +295,6 @@ fn check_duration(profile: &str, action: &str, d: Option<u32>, min: u32, max: u3
     }
 }
 
-/// Parses `3600`, `45m`, `1h`, `1h30m`, `90s` into seconds.
-pub fn parse_duration(text: &str) -> Option<u32> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if let Ok(n) = text.parse::<u32>() {
-        return Some(n);
-    }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    let mut last_unit = u64::MAX;
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-        // Units must come once each, largest first: "1h30m", not "30m1h" or "1h1h".
-        if number.is_empty() || unit >= last_unit {
-            return None;
-        }
-        last_unit = unit;
-        total = total.checked_add(number.parse::<u64>().ok()?.checked_mul(unit)?)?;
-        number.clear();
-    }
-    if !number.is_empty() {
-        return None;
-    }
-    u32::try_from(total).ok()
-}
-
-/// Seconds as `1h`, `45m`, `1h30m`, or `90s`.
-pub fn show_duration(secs: u32) -> String {
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
-}
-
-/// What STS accepts as a RoleSessionName.
-pub fn valid_session_name(name: &str) -> bool {
-    (2..=64).contains(&name.len()) && name.bytes().all(session_name_byte)
-}
-
-fn session_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b)
-}
-
-/// The seed document's `$LOGNAME-YYYY-MM-DD-HH-MM-SS`, cleaned to what STS allows.
-pub fn default_session_name(user: Option<&str>, now: OffsetDateTime) -> String {
-    let user: String = user
-        .unwrap_or("mfarole")
-        .bytes()
-        .map(|b| if session_name_byte(b) { b as char } else { '-' })
-        .collect();
-    let user = if user.is_empty() {
-        "mfarole".into()
-    } else {
-        user
-    };
-    let stamp = format!(
-        "{:04}-{:02}-{:02}-{:02}-{:02}-{:02}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
-    // Keep the stamp whole: cut the user part so that the name fits in 64.
-    let room = 64 - stamp.len() - 1;
-    let user: String = user.chars().take(room).collect();
-    format!("{user}-{stamp}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,9 +332,11 @@ external_id = ext-1
         plan.steps
             .iter()
             .map(|s| {
-                let name = match s.action {
-                    Action::GetSessionToken => "GST".to_string(),
-                    Action::AssumeRole(i) => format!("AR{i}"),
+                let name = match &s.action {
+                    Action::GetSessionToken { .. } => "GST".to_string(),
+                    Action::AssumeRole(call) => {
+                        format!("AR{}", call.role_arn.rsplit('/').next().unwrap())
+                    }
                 };
                 if s.mfa { format!("{name}+mfa") } else { name }
             })
@@ -426,7 +375,10 @@ external_id = ext-1
 
     #[test]
     fn flow2_role_with_mfa_goes_through_a_session() {
-        assert_eq!(shape(&run("admin", Options::default())), ["GST+mfa", "AR0"]);
+        assert_eq!(
+            shape(&run("admin", Options::default())),
+            ["GST+mfa", "ARadmin"]
+        );
     }
 
     #[test]
@@ -438,7 +390,7 @@ external_id = ext-1
                 ..Default::default()
             },
         );
-        assert_eq!(shape(&p), ["AR0+mfa"]);
+        assert_eq!(shape(&p), ["ARadmin+mfa"]);
         let p = run(
             "admin",
             Options {
@@ -446,7 +398,7 @@ external_id = ext-1
                 ..Default::default()
             },
         );
-        assert_eq!(shape(&p), ["AR0+mfa"]);
+        assert_eq!(shape(&p), ["ARadmin+mfa"]);
         assert_eq!(p.steps[0].duration, Some(7200));
         let p = run(
             "admin",
@@ -455,18 +407,18 @@ external_id = ext-1
                 ..Default::default()
             },
         );
-        assert_eq!(shape(&p), ["GST+mfa", "AR0"]);
+        assert_eq!(shape(&p), ["GST+mfa", "ARadmin"]);
     }
 
     #[test]
     fn role_without_mfa_is_one_assume_role() {
-        assert_eq!(shape(&run("plainrole", Options::default())), ["AR0"]);
+        assert_eq!(shape(&run("plainrole", Options::default())), ["ARplain"]);
     }
 
     #[test]
     fn chains_assume_hop_after_hop() {
         let p = run("deep", Options::default());
-        assert_eq!(shape(&p), ["GST+mfa", "AR0", "AR1"]);
+        assert_eq!(shape(&p), ["GST+mfa", "ARadmin", "ARdeep"]);
         let p = run(
             "deep",
             Options {
@@ -474,7 +426,7 @@ external_id = ext-1
                 ..Default::default()
             },
         );
-        assert_eq!(shape(&p), ["AR0+mfa", "AR1"]);
+        assert_eq!(shape(&p), ["ARadmin+mfa", "ARdeep"]);
     }
 
     #[test]
@@ -488,7 +440,7 @@ external_id = ext-1
             ..c.source
         };
         let p = plan(&c, &Options::default(), "e", "n").unwrap();
-        assert_eq!(shape(&p), ["AR0+mfa"]);
+        assert_eq!(shape(&p), ["ARadmin+mfa"]);
     }
 
     #[test]
@@ -581,52 +533,5 @@ external_id = ext-1
                 .contains("GetSessionToken allows (15m to 36h)"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("3600"), Some(3600));
-        assert_eq!(parse_duration("45m"), Some(2700));
-        assert_eq!(parse_duration("1h"), Some(3600));
-        assert_eq!(parse_duration("12h"), Some(43200));
-        assert_eq!(parse_duration("1h30m"), Some(5400));
-        assert_eq!(parse_duration("90s"), Some(90));
-        for bad in [
-            "",
-            "h",
-            "1x",
-            "30m1h",
-            "1h1h",
-            "-5",
-            "1.5h",
-            "99999999999999h",
-        ] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
-        }
-        assert_eq!(show_duration(5400), "1h30m");
-        assert_eq!(show_duration(0), "0s");
-    }
-
-    #[test]
-    fn session_names_are_cleaned_and_bounded() {
-        let now = time::macros::datetime!(2026-11-24 19:05:09 UTC);
-        assert_eq!(
-            default_session_name(Some("jones"), now),
-            "jones-2026-11-24-19-05-09"
-        );
-        assert_eq!(
-            default_session_name(Some("Jöne s/x"), now),
-            "J--ne-s-x-2026-11-24-19-05-09"
-        );
-        assert_eq!(
-            default_session_name(None, now),
-            "mfarole-2026-11-24-19-05-09"
-        );
-        let long = default_session_name(Some(&"a".repeat(100)), now);
-        assert_eq!(long.len(), 64);
-        assert!(valid_session_name(&long));
-        assert!(long.ends_with("-2026-11-24-19-05-09"));
-        assert!(!valid_session_name("a"));
-        assert!(!valid_session_name("has space"));
     }
 }

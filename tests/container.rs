@@ -294,7 +294,9 @@ impl Dns {
                 let mut name = Vec::new();
                 while i < n && q[i] != 0 {
                     let len = q[i] as usize;
-                    name.push(String::from_utf8_lossy(&q[i + 1..(i + 1 + len).min(n)]).into_owned());
+                    name.push(
+                        String::from_utf8_lossy(&q[i + 1..(i + 1 + len).min(n)]).into_owned(),
+                    );
                     i += 1 + len;
                 }
                 let end = i + 5;
@@ -302,7 +304,9 @@ impl Dns {
                     continue;
                 }
                 let qtype = u16::from_be_bytes([q[i + 1], q[i + 2]]);
-                seen.lock().unwrap().push(format!("{} {qtype}", name.join(".")));
+                seen.lock()
+                    .unwrap()
+                    .push(format!("{} {qtype}", name.join(".")));
                 let a = qtype == 1;
                 let mut r = Vec::from(&q[..2]);
                 r.extend_from_slice(&[0x81, 0x80, 0, 1, 0, u8::from(a), 0, 0, 0, 0]);
@@ -389,9 +393,20 @@ fn the_static_binary_resolves_sts_by_etc_hosts_in_an_empty_root() {
     let root = static_root(moto, dir.path(), &[("hosts", "127.0.0.1 localhost\n")]);
     assert_eq!(
         files_in(&root),
-        [".aws/config", ".aws/credentials", "etc/hosts", "mfarole", "printenv"]
+        [
+            ".aws/config",
+            ".aws/credentials",
+            "etc/hosts",
+            "mfarole",
+            "printenv"
+        ]
     );
-    let out = in_root(&root, true, &[], &["/mfarole", "exec", "plain", "--", "/printenv"]);
+    let out = in_root(
+        &root,
+        true,
+        &[],
+        &["/mfarole", "exec", "plain", "--", "/printenv"],
+    );
     out.ok()
         .stdout_has("AWS_ACCESS_KEY_ID=ASIA")
         .stdout_has("AWS_SESSION_TOKEN=")
@@ -411,9 +426,18 @@ fn the_static_binary_resolves_sts_by_dns_without_etc_hosts() {
     };
     let moto = Moto::shared();
     let dir = TempDir::new("static-dns");
-    let root = static_root(moto, dir.path(), &[("resolv.conf", "nameserver 127.0.0.2\n")]);
+    let root = static_root(
+        moto,
+        dir.path(),
+        &[("resolv.conf", "nameserver 127.0.0.2\n")],
+    );
     assert!(!root.join("etc/hosts").exists());
-    let out = in_root(&root, true, &[], &["/mfarole", "exec", "plain", "--", "/printenv"]);
+    let out = in_root(
+        &root,
+        true,
+        &[],
+        &["/mfarole", "exec", "plain", "--", "/printenv"],
+    );
     out.ok().stdout_has("AWS_ACCESS_KEY_ID=ASIA");
     let asked = dns.questions.lock().unwrap().clone();
     assert!(

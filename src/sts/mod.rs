@@ -38,7 +38,7 @@ impl NetConfig {
         let secs = |name: &str, default: u64| -> Result<Duration> {
             match env.get(name) {
                 None => Ok(Duration::from_secs(default)),
-                Some(v) => crate::plan::parse_duration(v)
+                Some(v) => crate::units::parse_duration(v)
                     .filter(|&s| s > 0)
                     .map(|s| Duration::from_secs(u64::from(s)))
                     .ok_or_else(|| {
@@ -380,7 +380,7 @@ fn skew_hint(date: Option<&str>) -> Option<String> {
     let secs = u32::try_from(skew.unsigned_abs()).unwrap_or(u32::MAX);
     Some(format!(
         "this machine's clock is {} {dir} the server's: fix the system time (NTP)",
-        crate::plan::show_duration(secs)
+        crate::units::show_duration(secs)
     ))
 }
 

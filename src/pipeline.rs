@@ -1,0 +1,347 @@
+//! The credential pipeline: profile → chain → plan → cache → STS → credentials. It resolves a
+//! profile (no network), then resumes the plan after its last fresh cached step, taking each
+//! step's lock so that parallel runs share one call and one prompt, and shares a holder's
+//! failure with the runs that waited for it. It prints nothing but `--verbose` lines.
+//!
+//! The cached path is kept short on purpose: with a fresh final step, a run reads two small
+//! files and one cache entry, builds no HTTP client and asks nothing.
+
+use std::time::SystemTime;
+
+use time::OffsetDateTime;
+
+use crate::cache::{self, Cache};
+use crate::cli::Options;
+use crate::config::{Chain, Config, Files};
+use crate::creds::Credentials;
+use crate::environ::Environ;
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::mfa;
+use crate::plan::{self, Action, Plan};
+use crate::sts::{self, Client, Endpoint, NetConfig};
+use crate::units;
+
+/// How deep `mfarole exec` may nest inside another mfarole environment.
+pub const MAX_NESTING: usize = 4;
+
+/// Credentials for a run, and what the child's environment needs besides them.
+pub struct Got {
+    pub credentials: Credentials,
+    pub region: Option<String>,
+    /// The nesting list for the child (`MFAROLE_NESTING`).
+    pub nesting: String,
+}
+
+/// A profile made ready to run: no network, no cache.
+pub(crate) struct Resolved {
+    pub chain: Chain,
+    pub plan: Plan,
+    pub endpoint: Endpoint,
+    /// `--region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile chain's.
+    pub region: Option<String>,
+}
+
+/// Profile → chain, region, endpoint and plan. `now` dates the default session name.
+pub(crate) fn resolve(
+    config: &Config,
+    profile: &str,
+    opts: &Options,
+    env: &Environ,
+    now: OffsetDateTime,
+) -> Result<Resolved> {
+    let chain = config.resolve(profile, env)?;
+    let region = opts
+        .region
+        .clone()
+        .or_else(|| env.get("AWS_REGION").map(str::to_string))
+        .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string))
+        .or_else(|| chain.region.clone());
+    let endpoint = Endpoint::resolve(env, chain.endpoint_url.as_deref(), region.as_deref())?;
+    let user = env.get("LOGNAME").or_else(|| env.get("USER"));
+    let plan = plan::plan(
+        &chain,
+        &plan::Options {
+            duration: opts.duration,
+            no_session: opts.no_session,
+        },
+        &endpoint.key(),
+        &units::default_session_name(user, now),
+    )?;
+    Ok(Resolved {
+        chain,
+        plan,
+        endpoint,
+        region,
+    })
+}
+
+/// Refuses loops and deep nesting of mfarole inside mfarole; returns the child's list.
+fn check_nesting(profile: &str, env: &Environ) -> Result<String> {
+    let outer: Vec<&str> = env
+        .get("MFAROLE_NESTING")
+        .map(|n| n.split(',').filter(|p| !p.is_empty()).collect())
+        .unwrap_or_default();
+    if outer.contains(&profile) {
+        return Err(Error::Setting(format!(
+            "already inside an mfarole environment for '{profile}' ({}); exit it first",
+            outer.join(" > ")
+        )));
+    }
+    if outer.len() >= MAX_NESTING {
+        return Err(Error::Setting(format!(
+            "mfarole environments are nested {} deep ({}); exit some first",
+            outer.len(),
+            outer.join(" > ")
+        )));
+    }
+    let mut list = outer;
+    list.push(profile);
+    Ok(list.join(","))
+}
+
+/// The heart of `exec` and `env`: credentials for `profile`, from the cache where fresh, else
+/// from STS, resuming the plan after its last fresh cached step.
+pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) -> Result<Got> {
+    let started = SystemTime::now();
+    let nesting = check_nesting(profile, env)?;
+    let config = Config::load(&Files::from_env(env))?;
+    let now = OffsetDateTime::now_utc();
+    let Resolved {
+        chain,
+        plan,
+        endpoint,
+        region,
+    } = resolve(&config, profile, opts, env, now)?;
+    // Inside an mfarole environment the inherited AWS_* keys are the parent's temporary
+    // credentials, not a source: refuse to build on them.
+    if chain.source.from_environment && env.get("MFAROLE_PROFILE").is_some() {
+        return Err(Error::profile(
+            &chain.source.profile,
+            "uses credential_source = Environment, but the environment holds the temporary credentials of the mfarole that runs this; run it outside mfarole",
+        ));
+    }
+    log.verbose(format_args!(
+        "profile '{profile}': source '{}' (key {}){}, endpoint {} ({}), region {}",
+        chain.source.profile,
+        chain.source.credentials.masked_id(),
+        if chain.source.from_environment {
+            " from the environment"
+        } else {
+            ""
+        },
+        endpoint.url,
+        endpoint.origin,
+        region.as_deref().unwrap_or("none")
+    ));
+    if let Some(why) = &plan.passthrough {
+        log.verbose(format_args!("{why}"));
+        return Ok(Got {
+            credentials: chain.source.credentials.clone(),
+            region,
+            nesting,
+        });
+    }
+    for (i, step) in plan.steps.iter().enumerate() {
+        log.verbose(format_args!(
+            "plan {}: {}{}{} — {}",
+            i + 1,
+            step.action.describe(),
+            if step.mfa { " with MFA" } else { "" },
+            step.duration
+                .map(|d| format!(" for {}", units::show_duration(d)))
+                .unwrap_or_default(),
+            step.reason
+        ));
+    }
+    let cache = Cache::open(env, cache::Settings::from_env(env)?, log);
+
+    // Resume after the last fresh cached step.
+    let mut start = 0;
+    let mut current = chain.source.credentials.clone();
+    if opts.refresh {
+        log.verbose(format_args!("--refresh: not using cached credentials"));
+    } else {
+        for (i, step) in plan.steps.iter().enumerate().rev() {
+            if let Some(hit) = cache.get_fresh(&step.cache_key, now, None) {
+                log.verbose(format_args!(
+                    "step {} ({}) from the cache, valid until {}",
+                    i + 1,
+                    step.action.describe(),
+                    hit.credentials
+                        .expiration
+                        .map(cache::show_time)
+                        .unwrap_or_default()
+                ));
+                start = i + 1;
+                current = hit.credentials;
+                break;
+            }
+        }
+    }
+    if start == plan.steps.len() {
+        return Ok(Got {
+            credentials: current,
+            region,
+            nesting,
+        });
+    }
+
+    let client = Client::new(endpoint, NetConfig::from_env(env)?, log)?;
+    let process_timeout = match env.get("MFAROLE_MFA_PROCESS_TIMEOUT") {
+        None => std::time::Duration::from_secs(60),
+        Some(v) => units::parse_duration(v)
+            .filter(|&s| s > 0)
+            .map(|s| std::time::Duration::from_secs(u64::from(s)))
+            .ok_or_else(|| {
+                Error::Setting(format!(
+                    "MFAROLE_MFA_PROCESS_TIMEOUT={} is not a duration like 30s or 2m; fix or unset it",
+                    crate::error::clean(v, 20)
+                ))
+            })?,
+    };
+    for (i, step) in plan.steps.iter().enumerate().skip(start) {
+        let lock = cache.lock(&step.cache_key)?;
+        // Whoever held the lock may have just done this step for us. Under --refresh only an
+        // entry written since this run started counts.
+        let since = opts.refresh.then_some(started);
+        // The clock again on purpose: waiting for the lock may have taken minutes.
+        if let Some(hit) = cache.get_fresh(&step.cache_key, OffsetDateTime::now_utc(), since) {
+            log.verbose(format_args!(
+                "step {} was just done by another mfarole: using its result",
+                i + 1
+            ));
+            current = hit.credentials;
+            continue;
+        }
+        if lock.as_ref().is_some_and(|l| l.waited)
+            && let Some(failure) = cache.failed_since(&step.cache_key, started)
+        {
+            // The run we waited for failed (STS down, a rejected code, Ctrl-C at its prompt):
+            // fail the same way now rather than replay its prompt or its retries.
+            return Err(failure);
+        }
+        let issued = match run_step(&client, &chain, step, &current, opts, process_timeout) {
+            Ok(issued) => issued,
+            Err(e) => {
+                cache.mark_failed(&step.cache_key, &e);
+                return Err(e);
+            }
+        };
+        log.verbose(format_args!(
+            "step {} done: key {}{}, valid until {}",
+            i + 1,
+            issued.credentials.masked_id(),
+            issued
+                .arn
+                .as_deref()
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default(),
+            issued
+                .credentials
+                .expiration
+                .map(cache::show_time)
+                .unwrap_or_default()
+        ));
+        cache.put(&step.cache_key, &issued);
+        current = issued.credentials;
+    }
+    Ok(Got {
+        credentials: current,
+        region,
+        nesting,
+    })
+}
+
+/// How many times a typed code is asked for when STS rejects it.
+const PROMPT_ATTEMPTS: u32 = 3;
+
+/// One STS call, with the MFA code when the step needs one; typed codes that STS rejects are
+/// asked for again, up to three times in all.
+fn run_step(
+    client: &Client,
+    chain: &Chain,
+    step: &plan::Step,
+    creds: &Credentials,
+    opts: &Options,
+    process_timeout: std::time::Duration,
+) -> Result<crate::creds::Issued> {
+    let mut params: Vec<(&'static str, String)> = Vec::new();
+    let profile = step.action.profile().to_string();
+    if let Action::AssumeRole(call) = &step.action {
+        params.push(("RoleArn", call.role_arn.clone()));
+        params.push((
+            "RoleSessionName",
+            step.session_name.clone().unwrap_or_default(),
+        ));
+        if let Some(ext) = &call.external_id {
+            params.push(("ExternalId", ext.clone()));
+        }
+    }
+    if let Some(d) = step.duration {
+        params.push(("DurationSeconds", d.to_string()));
+    }
+    let device = match (&chain.mfa, step.mfa) {
+        (Some(device), true) => device,
+        _ => {
+            return client.call(&sts::Request {
+                action: step.action.name(),
+                profile: &profile,
+                params,
+                credentials: creds,
+                carries_mfa: false,
+            });
+        }
+    };
+    let source = mfa::Source {
+        device,
+        flag: opts.mfa_token.as_deref(),
+        process_timeout,
+    };
+    let mut again: Option<String> = None;
+    let mut attempt = 1;
+    loop {
+        let code = match source.get(again.as_deref()) {
+            Ok(code) => code,
+            Err(Error::Mfa(why))
+                if source.origin() == mfa::Origin::Prompt
+                    && attempt < PROMPT_ATTEMPTS
+                    && why.starts_with("what was typed") =>
+            {
+                again = Some(format!(
+                    "{why}; try again ({}/{PROMPT_ATTEMPTS})",
+                    attempt + 1
+                ));
+                attempt += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let mut with_code = params.clone();
+        with_code.push(("SerialNumber", device.serial.clone()));
+        with_code.push(("TokenCode", code.as_str().to_string()));
+        let result = client.call(&sts::Request {
+            action: step.action.name(),
+            profile: &profile,
+            params: with_code,
+            credentials: creds,
+            carries_mfa: true,
+        });
+        match result {
+            Err(Error::Sts(ref f))
+                if source.origin() == mfa::Origin::Prompt
+                    && attempt < PROMPT_ATTEMPTS
+                    && f.code == "AccessDenied"
+                    && f.message.to_ascii_lowercase().contains("mfa") =>
+            {
+                again = Some(format!(
+                    "STS rejected the code ({}); enter the next code ({}/{PROMPT_ATTEMPTS})",
+                    crate::error::clean(&f.message, 120),
+                    attempt + 1
+                ));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The small shared vocabulary of mfarole: durations as users write them (`1h30m`) and as
+//! messages show them, and RoleSessionNames as STS accepts them. A leaf: it imports nothing of
+//! ours, so the command line, the config, the plan, the cache and the STS client may all use
+//! it without tying themselves to each other.
+
+use time::OffsetDateTime;
+
+/// Parses `3600`, `45m`, `1h`, `1h30m`, `90s` into seconds.
+pub fn parse_duration(text: &str) -> Option<u32> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(n) = text.parse::<u32>() {
+        return Some(n);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    let mut last_unit = u64::MAX;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        // Units must come once each, largest first: "1h30m", not "30m1h" or "1h1h".
+        if number.is_empty() || unit >= last_unit {
+            return None;
+        }
+        last_unit = unit;
+        total = total.checked_add(number.parse::<u64>().ok()?.checked_mul(unit)?)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return None;
+    }
+    u32::try_from(total).ok()
+}
+
+/// Seconds as `1h`, `45m`, `1h30m`, or `90s`.
+pub fn show_duration(secs: u32) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+/// What STS accepts as a RoleSessionName.
+pub fn valid_session_name(name: &str) -> bool {
+    (2..=64).contains(&name.len()) && name.bytes().all(session_name_byte)
+}
+
+fn session_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b)
+}
+
+/// The seed document's `$LOGNAME-YYYY-MM-DD-HH-MM-SS`, cleaned to what STS allows.
+pub fn default_session_name(user: Option<&str>, now: OffsetDateTime) -> String {
+    let user: String = user
+        .unwrap_or("mfarole")
+        .bytes()
+        .map(|b| if session_name_byte(b) { b as char } else { '-' })
+        .collect();
+    let user = if user.is_empty() {
+        "mfarole".into()
+    } else {
+        user
+    };
+    let stamp = format!(
+        "{:04}-{:02}-{:02}-{:02}-{:02}-{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    // Keep the stamp whole: cut the user part so that the name fits in 64.
+    let room = 64 - stamp.len() - 1;
+    let user: String = user.chars().take(room).collect();
+    format!("{user}-{stamp}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("3600"), Some(3600));
+        assert_eq!(parse_duration("45m"), Some(2700));
+        assert_eq!(parse_duration("1h"), Some(3600));
+        assert_eq!(parse_duration("12h"), Some(43200));
+        assert_eq!(parse_duration("1h30m"), Some(5400));
+        assert_eq!(parse_duration("90s"), Some(90));
+        for bad in [
+            "",
+            "h",
+            "1x",
+            "30m1h",
+            "1h1h",
+            "-5",
+            "1.5h",
+            "99999999999999h",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        assert_eq!(show_duration(5400), "1h30m");
+        assert_eq!(show_duration(0), "0s");
+    }
+
+    #[test]
+    fn session_names_are_cleaned_and_bounded() {
+        let now = time::macros::datetime!(2026-11-24 19:05:09 UTC);
+        assert_eq!(
+            default_session_name(Some("jones"), now),
+            "jones-2026-11-24-19-05-09"
+        );
+        assert_eq!(
+            default_session_name(Some("Jöne s/x"), now),
+            "J--ne-s-x-2026-11-24-19-05-09"
+        );
+        assert_eq!(
+            default_session_name(None, now),
+            "mfarole-2026-11-24-19-05-09"
+        );
+        let long = default_session_name(Some(&"a".repeat(100)), now);
+        assert_eq!(long.len(), 64);
+        assert!(valid_session_name(&long));
+        assert!(long.ends_with("-2026-11-24-19-05-09"));
+        assert!(!valid_session_name("a"));
+        assert!(!valid_session_name("has space"));
+    }
+}
