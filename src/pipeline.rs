@@ -82,7 +82,11 @@ fn check_nesting(profile: &str, env: &Environ) -> Result<String> {
         .get("MFAROLE_NESTING")
         .map(|n| n.split(',').filter(|p| !p.is_empty()).collect())
         .unwrap_or_default();
-    if outer.contains(&profile) {
+    // The same profile directly inside itself (a Makefile run from `mfarole exec P` whose
+    // targets run `mfarole exec P -- ...`) is fine: it only counts toward the depth limit. A
+    // profile met again further out is a loop.
+    let same = outer.last() == Some(&profile);
+    if !same && outer.contains(&profile) {
         return Err(Error::Setting(format!(
             "already inside an mfarole environment for '{profile}' ({}); exit it first",
             outer.join(" > ")
@@ -100,11 +104,58 @@ fn check_nesting(profile: &str, env: &Environ) -> Result<String> {
     Ok(list.join(","))
 }
 
+/// Inside an mfarole environment for the same profile, the credentials it holds, when they
+/// are still fresh and nothing on the command line asks for others: no file, no cache, no
+/// STS call and no prompt.
+fn inherited(
+    opts: &Options,
+    profile: &str,
+    env: &Environ,
+    margin: std::time::Duration,
+) -> Option<Credentials> {
+    if env.get("MFAROLE_PROFILE") != Some(profile)
+        || opts.refresh
+        || opts.duration.is_some()
+        || opts.no_session
+    {
+        return None;
+    }
+    let expiration = env.get("AWS_CREDENTIAL_EXPIRATION").and_then(|e| {
+        OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339).ok()
+    })?;
+    if expiration - margin <= OffsetDateTime::now_utc() {
+        return None;
+    }
+    let credentials = Credentials {
+        access_key_id: env.get("AWS_ACCESS_KEY_ID")?.to_string(),
+        secret_access_key: env.get("AWS_SECRET_ACCESS_KEY")?.to_string(),
+        session_token: Some(env.get("AWS_SESSION_TOKEN")?.to_string()),
+        expiration: Some(expiration),
+    };
+    credentials.bad_part().is_none().then_some(credentials)
+}
+
 /// The heart of `exec` and `env`: credentials for `profile`, from the cache where fresh, else
 /// from STS, resuming the plan after its last fresh cached step.
 pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) -> Result<Got> {
     let started = SystemTime::now();
     let nesting = check_nesting(profile, env)?;
+    let settings = cache::Settings::from_env(env)?;
+    if let Some(credentials) = inherited(opts, profile, env, settings.margin) {
+        log.verbose(format_args!(
+            "inside an mfarole environment for '{profile}' whose credentials are fresh: using them"
+        ));
+        let region = opts
+            .region
+            .clone()
+            .or_else(|| env.get("AWS_REGION").map(str::to_string))
+            .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string));
+        return Ok(Got {
+            credentials,
+            region,
+            nesting,
+        });
+    }
     let config = Config::load(&Files::from_env(env))?;
     let now = OffsetDateTime::now_utc();
     let Resolved {
@@ -154,7 +205,7 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
             step.reason
         ));
     }
-    let cache = Cache::open(env, cache::Settings::from_env(env)?, log);
+    let cache = Cache::open(env, settings, log);
 
     // Resume after the last fresh cached step.
     let mut start = 0;

@@ -185,10 +185,20 @@ fn nesting_uses_the_original_source_and_stops_loops() {
     );
     out.ok().stdout_has("assumed-role/session-only/");
 
-    sh(&sb, "\"$M\" exec plain -- \"$M\" exec plain -- true")
+    // The same profile again, one level out: a loop.
+    sh(
+        &sb,
+        "\"$M\" exec plain -- \"$M\" exec ext -- \"$M\" exec plain -- true",
+    )
+    .code(125)
+    .one_error_line()
+    .stderr_has("already inside an mfarole environment for 'plain'");
+    // Directly inside itself, again and again: stopped by the depth limit.
+    let runaway = "\"$M\" exec plain -- \"$M\" exec plain -- \"$M\" exec plain -- \"$M\" exec plain -- \"$M\" exec plain -- true";
+    sh(&sb, runaway)
         .code(125)
         .one_error_line()
-        .stderr_has("already inside an mfarole environment for 'plain'");
+        .stderr_has("nested 4 deep");
 
     let deep = "\"$M\" exec plain -- \"$M\" exec ext -- \"$M\" exec -t 123456 jones -- \"$M\" exec admin -- \"$M\" exec session-only -- true";
     sh(&sb, deep)
@@ -209,6 +219,52 @@ fn nesting_uses_the_original_source_and_stops_loops() {
         .code(125)
         .one_error_line()
         .stderr_has("run it outside mfarole");
+}
+
+#[test]
+fn make_inside_the_same_profile_reuses_its_credentials_without_sts() {
+    let moto = Moto::start();
+    let sb = Sandbox::new(&moto);
+    let bin_dir = std::path::Path::new(support::BIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let sb = sb.env("PATH", &path);
+    let dir = sb.dir.path();
+    let mut makefile = String::from("all: t1 t2 t3 t4\n");
+    for t in 1..=4 {
+        makefile.push_str(&format!(
+            "t{t}:\n\tmfarole exec plain -- aws sts get-caller-identity --query Arn --output text > {}/out{t}\n",
+            dir.display()
+        ));
+    }
+    std::fs::write(dir.join("Makefile"), makefile).unwrap();
+    // The outer run gets the credentials; only then are STS calls counted. Inside, the cache
+    // is cleared: the inner runs can only be using the credentials they inherit.
+    sh(&sb, "mfarole exec plain -- true").ok();
+    let before = moto.count("AssumeRole");
+    let gets = moto.count("GetCallerIdentity");
+    let out = sh(
+        &sb,
+        &format!(
+            "cd {} && mfarole exec plain -- sh -c 'mfarole clear && make -s -j4'",
+            sh_quote(dir.to_str().unwrap())
+        ),
+    );
+    out.ok();
+    for t in 1..=4 {
+        let arn = std::fs::read_to_string(dir.join(format!("out{t}"))).unwrap();
+        assert!(arn.contains("assumed-role/plain/"), "{arn}");
+    }
+    assert_eq!(moto.count("AssumeRole"), before, "an inner run called STS");
+    assert_eq!(moto.count("GetCallerIdentity"), gets + 4);
+    // --refresh inside asks for new ones, as it says.
+    sh(&sb, "mfarole exec plain -- true").ok();
+    let before = moto.count("AssumeRole");
+    sh(
+        &sb,
+        "mfarole exec plain -- mfarole exec --refresh plain -- true",
+    )
+    .ok();
+    assert_eq!(moto.count("AssumeRole"), before + 1);
 }
 
 #[test]
