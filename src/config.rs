@@ -204,12 +204,19 @@ impl Config {
             if is_source && profile.has_keys() {
                 break Source::profile(profile)?;
             }
-            let Some(role_arn) = profile.get("role_arn") else {
-                if profile.has_keys() {
-                    break Source::profile(profile)?;
+            let assumes = profile.get("role_arn").is_some()
+                && (profile.get("source_profile").is_some()
+                    || profile.get("credential_source").is_some());
+            if !assumes {
+                // A profile that is its own first credentials: keys, a web identity token, a
+                // process, in botocore's order (the environment's web identity only for the
+                // profile named on the command line, as botocore's default chain has it).
+                if let Some(source) = Source::own(profile, env, !is_source)? {
+                    break source;
                 }
                 return Err(no_credentials(profile));
-            };
+            }
+            let role_arn = profile.get("role_arn").unwrap_or_default();
             hops.push(Hop::from_profile(profile, role_arn)?);
             if hops.len() > MAX_ROLES {
                 return Err(Error::profile(
@@ -239,24 +246,8 @@ impl Config {
                     referenced_by = Some(profile.name.clone());
                     name = next.to_string();
                 }
-                (None, Some(cs)) if cs.eq_ignore_ascii_case("Environment") => {
-                    break Source::environment(&profile.name, env)?;
-                }
-                (None, Some(cs)) => {
-                    return Err(Error::profile(
-                        &profile.name,
-                        format!(
-                            "credential_source = {} is not supported; mfarole supports Environment, or use source_profile",
-                            crate::error::clean(cs, 40)
-                        ),
-                    ));
-                }
-                (None, None) => {
-                    return Err(Error::profile(
-                        &profile.name,
-                        "has role_arn but neither source_profile nor credential_source",
-                    ));
-                }
+                (None, Some(cs)) => break Source::credential_source(profile, cs, env)?,
+                (None, None) => unreachable!("checked above"),
             }
         };
         hops.reverse();
@@ -304,26 +295,22 @@ fn merge(profiles: &mut BTreeMap<String, Profile>, name: String, entries: Vec<in
 }
 
 fn no_credentials(profile: &Profile) -> Error {
-    let uses = [
-        "credential_process",
-        "sso_session",
-        "sso_start_url",
-        "web_identity_token_file",
-    ]
-    .into_iter()
-    .find(|k| profile.get(k).is_some());
-    match uses {
-        Some(key) => Error::profile(
+    if profile.get("sso_session").is_some() || profile.get("sso_start_url").is_some() {
+        return Error::profile(
             &profile.name,
-            format!(
-                "uses {key}, which mfarole does not support; give it aws_access_key_id/aws_secret_access_key, or a role_arn with source_profile"
-            ),
-        ),
-        None => Error::profile(
-            &profile.name,
-            "has no credentials; set aws_access_key_id and aws_secret_access_key (in the credentials file), or role_arn with source_profile",
-        ),
+            "uses IAM Identity Center (sso_session / sso_start_url), which mfarole does not support yet; give it keys, credential_process, or a role_arn with source_profile",
+        );
     }
+    if profile.get("role_arn").is_some() {
+        return Error::profile(
+            &profile.name,
+            "has role_arn but neither source_profile, credential_source nor web_identity_token_file",
+        );
+    }
+    Error::profile(
+        &profile.name,
+        "has no credentials; set aws_access_key_id and aws_secret_access_key (in the credentials file), credential_process, or role_arn with source_profile",
+    )
 }
 
 fn parse_duration_setting(profile: &Profile) -> Result<Option<u32>> {
@@ -367,18 +354,147 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
 /// Where the first credentials of a chain come from.
 #[derive(Debug, Clone)]
 pub struct Source {
-    /// The profile holding the keys, or the role profile whose `credential_source` is used.
+    /// The profile holding the keys or the way to get them, or the role profile whose
+    /// `credential_source` is used.
     pub profile: String,
-    pub from_environment: bool,
-    pub credentials: Credentials,
+    pub kind: SourceKind,
+}
+
+/// How the first credentials are had: known when the config is read (keys), or fetched at
+/// run time (a process, an endpoint, a token exchanged with STS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKind {
+    /// Keys from the credentials or config file.
+    Keys(Credentials),
+    /// `credential_source = Environment`: `AWS_ACCESS_KEY_ID` and friends.
+    Environment(Credentials),
+    /// `credential_process`: the command line as written.
+    Process(String),
+    /// `credential_source = EcsContainer`: the ECS/EKS container credentials endpoint, from
+    /// `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` or `..._FULL_URI`.
+    Container { url: String },
+    /// `credential_source = Ec2InstanceMetadata`: IMDSv2.
+    InstanceMetadata(Imds),
+    /// `web_identity_token_file` + `role_arn`: AssumeRoleWithWebIdentity.
+    WebIdentity(WebIdentity),
+}
+
+/// Where and how patiently to ask the instance metadata service: the environment variable
+/// first, then the profile's setting, then the SDKs' defaults (IPv4, 1 s, 1 attempt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imds {
+    pub endpoint: String,
+    pub timeout: std::time::Duration,
+    pub attempts: u32,
+    /// `AWS_EC2_METADATA_DISABLED=true`: refused when the step would run.
+    pub disabled: bool,
+}
+
+/// A web identity token exchanged for a role: the file is read each time the step runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebIdentity {
+    pub token_file: PathBuf,
+    pub role_arn: String,
+    pub session_name: Option<String>,
+}
+
+impl SourceKind {
+    /// The credentials, when they are known without fetching.
+    pub fn known(&self) -> Option<&Credentials> {
+        match self {
+            SourceKind::Keys(c) | SourceKind::Environment(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// What the source is, for `list` and `--verbose`.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            SourceKind::Keys(_) => "keys",
+            SourceKind::Environment(_) => "environment",
+            SourceKind::Process(_) => "credential_process",
+            SourceKind::Container { .. } => "container credentials",
+            SourceKind::InstanceMetadata(_) => "instance metadata",
+            SourceKind::WebIdentity(_) => "web identity",
+        }
+    }
 }
 
 impl Source {
     fn profile(profile: &Profile) -> Result<Source> {
         Ok(Source {
             profile: profile.name.clone(),
-            from_environment: false,
-            credentials: profile.static_credentials()?,
+            kind: SourceKind::Keys(profile.static_credentials()?),
+        })
+    }
+
+    pub fn is_environment(&self) -> bool {
+        matches!(self.kind, SourceKind::Environment(_))
+    }
+
+    /// The first credentials a profile holds itself, in botocore's order: a web identity
+    /// token (the environment's `AWS_WEB_IDENTITY_TOKEN_FILE` first, for the profile named on
+    /// the command line), keys, then `credential_process`. `None`: it holds none.
+    fn own(profile: &Profile, env: &Environ, target: bool) -> Result<Option<Source>> {
+        let from_env = |k: &str| env.get(k).filter(|_| target);
+        let token_file = from_env("AWS_WEB_IDENTITY_TOKEN_FILE")
+            .or_else(|| profile.get("web_identity_token_file"));
+        if let Some(file) = token_file {
+            let Some(role_arn) = from_env("AWS_ROLE_ARN").or_else(|| profile.get("role_arn"))
+            else {
+                return Err(Error::profile(
+                    &profile.name,
+                    "has a web identity token file but no role_arn (or AWS_ROLE_ARN) to exchange it for",
+                ));
+            };
+            check_arn(&profile.name, role_arn)?;
+            let session_name = from_env("AWS_ROLE_SESSION_NAME")
+                .or_else(|| profile.get("role_session_name"))
+                .map(str::to_string);
+            check_session_name(&profile.name, session_name.as_deref())?;
+            return Ok(Some(Source {
+                profile: profile.name.clone(),
+                kind: SourceKind::WebIdentity(WebIdentity {
+                    token_file: PathBuf::from(file),
+                    role_arn: role_arn.to_string(),
+                    session_name,
+                }),
+            }));
+        }
+        if profile.has_keys() {
+            return Source::profile(profile).map(Some);
+        }
+        if let Some(command) = profile.get("credential_process") {
+            return Ok(Some(Source {
+                profile: profile.name.clone(),
+                kind: SourceKind::Process(command.to_string()),
+            }));
+        }
+        Ok(None)
+    }
+
+    /// `credential_source = Environment | EcsContainer | Ec2InstanceMetadata`.
+    fn credential_source(profile: &Profile, value: &str, env: &Environ) -> Result<Source> {
+        let kind = if value.eq_ignore_ascii_case("Environment") {
+            return Source::environment(&profile.name, env);
+        } else if value.eq_ignore_ascii_case("EcsContainer") {
+            SourceKind::Container {
+                url: container_url(&profile.name, env)?,
+            }
+        } else if value.eq_ignore_ascii_case("Ec2InstanceMetadata") {
+            SourceKind::InstanceMetadata(imds_settings(profile, env)?)
+        } else {
+            return Err(Error::profile(
+                &profile.name,
+                format!(
+                    "credential_source = {} is not one of Environment, EcsContainer, Ec2InstanceMetadata",
+                    crate::error::clean(value, 40)
+                ),
+            ));
+        };
+        Ok(Source {
+            profile: profile.name.clone(),
+            kind,
         })
     }
 
@@ -411,9 +527,151 @@ impl Source {
         }
         Ok(Source {
             profile: profile.to_string(),
-            from_environment: true,
-            credentials,
+            kind: SourceKind::Environment(credentials),
         })
+    }
+}
+
+/// The container credentials endpoint, as the SDKs pick it: the relative URI on the ECS
+/// agent's address first, then the full URI, which may use plain http only to a loopback
+/// address or the ECS/EKS link-local hosts (anything else could read the credentials on
+/// the way).
+fn container_url(profile: &str, env: &Environ) -> Result<String> {
+    if let Some(rel) = env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+        if !rel.starts_with('/') || rel.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(Error::Setting(format!(
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI={} is not a path; fix or unset it",
+                crate::error::clean(rel, 80)
+            )));
+        }
+        return Ok(format!("http://169.254.170.2{rel}"));
+    }
+    let Some(full) = env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI") else {
+        return Err(Error::profile(
+            profile,
+            "has credential_source = EcsContainer, but neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set (is this an ECS task or an EKS pod?)",
+        ));
+    };
+    let shown = crate::error::clean(full, 100);
+    let bad =
+        |why: &str| Error::Setting(format!("AWS_CONTAINER_CREDENTIALS_FULL_URI={shown} {why}"));
+    let (scheme, rest) = full
+        .split_once("://")
+        .ok_or_else(|| bad("is not an http(s) URL"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    if host.is_empty() || full.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(bad("is not an http(s) URL"));
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(full.to_string()),
+        "http" if container_host_allowed(host) => Ok(full.to_string()),
+        "http" => Err(bad(
+            "uses plain http to a host that is neither loopback nor the ECS/EKS endpoint; use https",
+        )),
+        _ => Err(bad("is not an http(s) URL")),
+    }
+}
+
+fn container_host_allowed(host: &str) -> bool {
+    use std::net::IpAddr;
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match host.parse::<IpAddr>() {
+        Ok(ip) if ip.is_loopback() => true,
+        Ok(ip) => ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"]
+            .iter()
+            .any(|a| a.parse::<IpAddr>().is_ok_and(|allowed| allowed == ip)),
+        Err(_) => false,
+    }
+}
+
+fn imds_settings(profile: &Profile, env: &Environ) -> Result<Imds> {
+    let pick = |var: &str, key: &str| {
+        env.get(var)
+            .map(|v| (var.to_string(), v.to_string()))
+            .or_else(|| {
+                profile.get(key).map(|v| {
+                    (
+                        format!("{key} in profile '{}'", profile.name),
+                        v.to_string(),
+                    )
+                })
+            })
+    };
+    let bad = |(name, value): (String, String), want: &str| {
+        Error::Setting(format!(
+            "{name} = {} is not {want}; fix or unset it",
+            crate::error::clean(&value, 60)
+        ))
+    };
+    let endpoint = match pick(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        "ec2_metadata_service_endpoint",
+    ) {
+        Some((_, v)) if v.starts_with("http://") || v.starts_with("https://") => {
+            v.trim_end_matches('/').to_string()
+        }
+        Some(other) => return Err(bad(other, "an http(s) URL")),
+        None => match pick(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+            "ec2_metadata_service_endpoint_mode",
+        ) {
+            None => "http://169.254.169.254".to_string(),
+            Some((_, m)) if m.eq_ignore_ascii_case("ipv4") => "http://169.254.169.254".to_string(),
+            Some((_, m)) if m.eq_ignore_ascii_case("ipv6") => "http://[fd00:ec2::254]".to_string(),
+            Some(other) => return Err(bad(other, "IPv4 or IPv6")),
+        },
+    };
+    let timeout = match pick("AWS_METADATA_SERVICE_TIMEOUT", "metadata_service_timeout") {
+        None => std::time::Duration::from_secs(1),
+        Some(p) => match p.1.parse::<f64>() {
+            Ok(t) if t > 0.0 && t <= 300.0 => std::time::Duration::from_secs_f64(t),
+            _ => return Err(bad(p, "a number of seconds")),
+        },
+    };
+    let attempts = match pick(
+        "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+        "metadata_service_num_attempts",
+    ) {
+        None => 1,
+        Some(p) => match p.1.parse::<u32>() {
+            Ok(n) if (1..=10).contains(&n) => n,
+            _ => return Err(bad(p, "a number from 1 to 10")),
+        },
+    };
+    Ok(Imds {
+        endpoint,
+        timeout,
+        attempts,
+        disabled: env.flag("AWS_EC2_METADATA_DISABLED"),
+    })
+}
+
+fn check_arn(profile: &str, role_arn: &str) -> Result<()> {
+    if role_arn.starts_with("arn:") {
+        return Ok(());
+    }
+    Err(Error::profile(
+        profile,
+        format!(
+            "role_arn = {} is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+            crate::error::clean(role_arn, 80)
+        ),
+    ))
+}
+
+fn check_session_name(profile: &str, name: Option<&str>) -> Result<()> {
+    match name {
+        Some(n) if !crate::units::valid_session_name(n) => Err(Error::profile(
+            profile,
+            "role_session_name must be 2 to 64 characters of A-Z a-z 0-9 _+=,.@-",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -431,24 +689,9 @@ pub struct Hop {
 
 impl Hop {
     fn from_profile(profile: &Profile, role_arn: &str) -> Result<Hop> {
-        if !role_arn.starts_with("arn:") {
-            return Err(Error::profile(
-                &profile.name,
-                format!(
-                    "role_arn = {} is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)",
-                    crate::error::clean(role_arn, 80)
-                ),
-            ));
-        }
+        check_arn(&profile.name, role_arn)?;
         let session_name = profile.get("role_session_name").map(str::to_string);
-        if let Some(name) = &session_name
-            && !crate::units::valid_session_name(name)
-        {
-            return Err(Error::profile(
-                &profile.name,
-                "role_session_name must be 2 to 64 characters of A-Z a-z 0-9 _+=,.@-",
-            ));
-        }
+        check_session_name(&profile.name, session_name.as_deref())?;
         Ok(Hop {
             profile: profile.name.clone(),
             role_arn: role_arn.to_string(),
@@ -511,7 +754,7 @@ mod tests {
         );
         let chain = c.resolve("jones", &env()).unwrap();
         assert!(chain.hops.is_empty());
-        assert_eq!(chain.source.credentials.access_key_id, "AKIA1");
+        assert_eq!(chain.source.kind.known().unwrap().access_key_id, "AKIA1");
         assert_eq!(chain.mfa.unwrap().serial, "arn:aws:iam::1:mfa/jones");
         assert_eq!(chain.region.as_deref(), Some("eu-west-1"));
     }
@@ -523,7 +766,7 @@ mod tests {
             CREDS,
         );
         let chain = c.resolve("jones", &env()).unwrap();
-        assert_eq!(chain.source.credentials.access_key_id, "AKIA1");
+        assert_eq!(chain.source.kind.known().unwrap().access_key_id, "AKIA1");
     }
 
     #[test]
@@ -612,8 +855,8 @@ mod tests {
             ("AWS_SECRET_ACCESS_KEY", "sec"),
         ]);
         let chain = c.resolve("e", &with).unwrap();
-        assert!(chain.source.from_environment);
-        assert_eq!(chain.source.credentials.access_key_id, "AKIAENV");
+        assert!(chain.source.is_environment());
+        assert_eq!(chain.source.kind.known().unwrap().access_key_id, "AKIAENV");
     }
 
     #[test]
@@ -621,7 +864,10 @@ mod tests {
         let c = cfg(
             "[profile both]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = jones\ncredential_source = Environment\n\
              [profile none]\nrole_arn = arn:aws:iam::1:role/a\n\
-             [profile imds]\nrole_arn = arn:aws:iam::1:role/a\ncredential_source = Ec2InstanceMetadata\n\
+             [profile imds]\nrole_arn = arn:aws:iam::1:role/a\ncredential_source = Ec2InstanceMetadata\nmetadata_service_timeout = soon\n\
+             [profile ecs]\nrole_arn = arn:aws:iam::1:role/a\ncredential_source = EcsContainer\n\
+             [profile other]\nrole_arn = arn:aws:iam::1:role/a\ncredential_source = Vault\n\
+             [profile web]\nweb_identity_token_file = /t\n\
              [profile empty]\nregion = x\n\
              [profile half]\naws_access_key_id = A\n\
              [profile dur]\naws_access_key_id = A\naws_secret_access_key = B\nduration_seconds = 1h\n\
@@ -631,13 +877,106 @@ mod tests {
         );
         let msg = |p: &str| c.resolve(p, &env()).unwrap_err().to_string();
         assert!(msg("both").contains("both source_profile and credential_source"));
-        assert!(msg("none").contains("neither source_profile nor credential_source"));
-        assert!(msg("imds").contains("Ec2InstanceMetadata is not supported"));
+        assert!(
+            msg("none")
+                .contains("neither source_profile, credential_source nor web_identity_token_file")
+        );
+        assert!(msg("imds").contains("metadata_service_timeout in profile 'imds' = soon"));
+        assert!(msg("ecs").contains("neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"));
+        assert!(msg("other").contains("Vault is not one of Environment, EcsContainer"));
+        assert!(msg("web").contains("no role_arn"));
         assert!(msg("empty").contains("has no credentials"));
         assert!(msg("half").contains("no aws_secret_access_key"));
         assert!(msg("dur").contains("duration_seconds = 1h"));
         assert!(msg("notarn").contains("is not an ARN"));
-        assert!(msg("proc").contains("uses credential_process"));
+        let proc = c.resolve("proc", &env()).unwrap();
+        assert_eq!(proc.source.kind, SourceKind::Process("/bin/x".into()));
+    }
+
+    #[test]
+    fn container_endpoints_follow_the_sdks_rules() {
+        let c = cfg(
+            "[profile ecs]\nrole_arn = arn:aws:iam::1:role/a\ncredential_source = EcsContainer\n",
+            "",
+        );
+        let url = |pairs: &[(&str, &str)]| match c.resolve("ecs", &Environ::from_pairs(pairs)) {
+            Ok(chain) => match chain.source.kind {
+                SourceKind::Container { url } => Ok(url),
+                other => panic!("{other:?}"),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        let rel = (
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "/v2/credentials/x",
+        );
+        let full = |u: &'static str| ("AWS_CONTAINER_CREDENTIALS_FULL_URI", u);
+        assert_eq!(
+            url(&[rel]).unwrap(),
+            "http://169.254.170.2/v2/credentials/x"
+        );
+        assert_eq!(
+            url(&[rel, full("http://127.0.0.1:9/x")]).unwrap(),
+            "http://169.254.170.2/v2/credentials/x",
+            "the relative URI comes first"
+        );
+        for ok in [
+            "http://127.0.0.1:9/x",
+            "http://localhost/x",
+            "http://[::1]:80/x",
+            "http://169.254.170.23/v1/credentials",
+            "http://[fd00:ec2::23]/v1/credentials",
+            "https://creds.example.com/x",
+        ] {
+            assert_eq!(url(&[full(ok)]).unwrap(), ok);
+        }
+        for bad in [
+            "http://10.0.0.1/x",
+            "http://example.com/x",
+            "ftp://127.0.0.1/",
+            "nonsense",
+        ] {
+            assert!(url(&[full(bad)]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn web_identity_from_the_profile_or_the_environment() {
+        let c = cfg(
+            "[profile ci]\nrole_arn = arn:aws:iam::1:role/ci\nweb_identity_token_file = /var/token\nrole_session_name = build\n\
+             [profile up]\nrole_arn = arn:aws:iam::1:role/up\nsource_profile = ci\n\
+             [default]\nregion = eu-west-1\n",
+            "",
+        );
+        let chain = c.resolve("up", &env()).unwrap();
+        let SourceKind::WebIdentity(w) = &chain.source.kind else {
+            panic!("{:?}", chain.source.kind)
+        };
+        assert_eq!(w.token_file, Path::new("/var/token"));
+        assert_eq!(w.session_name.as_deref(), Some("build"));
+        assert_eq!(chain.hops.len(), 1);
+        // The environment's token and role, for the profile named on the command line only.
+        let e = Environ::from_pairs(&[
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/env/token"),
+            ("AWS_ROLE_ARN", "arn:aws:iam::1:role/env"),
+        ]);
+        let chain = c.resolve("default", &e).unwrap();
+        let SourceKind::WebIdentity(w) = &chain.source.kind else {
+            panic!()
+        };
+        assert_eq!(
+            (w.token_file.to_str(), w.role_arn.as_str()),
+            (Some("/env/token"), "arn:aws:iam::1:role/env")
+        );
+        let chain = c.resolve("up", &e).unwrap();
+        let SourceKind::WebIdentity(w) = &chain.source.kind else {
+            panic!()
+        };
+        assert_eq!(
+            w.token_file,
+            Path::new("/var/token"),
+            "not for a source profile"
+        );
     }
 
     #[test]

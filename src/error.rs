@@ -74,6 +74,13 @@ pub enum Error {
     /// The run that held this step's lock, which this run waited for, failed: the same
     /// message and status, at once, instead of repeating its prompt or its retries.
     Shared { code: u8, message: String },
+    /// A source of first credentials fetched at run time (a credential_process, the container
+    /// endpoint, instance metadata) failed; `what` names it, the message says how.
+    Source {
+        profile: String,
+        what: &'static str,
+        message: String,
+    },
     /// The command to run could not be started.
     Exec { program: String, source: io::Error },
     /// Any other I/O failure, with what we were doing.
@@ -173,6 +180,11 @@ impl fmt::Display for Error {
             Error::Mfa(msg) => f.write_str(msg),
             Error::Interrupted => f.write_str("interrupted"),
             Error::Shared { message, .. } => f.write_str(message),
+            Error::Source {
+                profile,
+                what,
+                message,
+            } => write!(f, "profile '{}': {what} {message}", clean(profile, 64)),
             Error::Endpoint { endpoint, message } => {
                 write!(f, "STS endpoint {endpoint}: {message}")
             }

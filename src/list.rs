@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use crate::cache::{self, Cache};
 use crate::cli::Options;
-use crate::config::Config;
+use crate::config::{Config, SourceKind};
 use crate::environ::Environ;
 use crate::pipeline::{Resolved, resolve};
 
@@ -31,13 +31,14 @@ pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
             ),
             Ok(Resolved { chain, plan, .. }) => {
                 let mfa = if chain.mfa.is_some() { " + MFA" } else { "" };
+                let kind = chain.source.kind.describe();
                 let needs = match chain.hops.last() {
-                    None => format!("keys{mfa}"),
+                    None => format!("{kind}{mfa}"),
                     Some(hop) => {
-                        let via = if chain.source.from_environment {
-                            "environment".to_string()
-                        } else {
-                            chain.source.profile.clone()
+                        let via = match &chain.source.kind {
+                            SourceKind::Keys(_) => chain.source.profile.clone(),
+                            SourceKind::Environment(_) => "environment".to_string(),
+                            _ => format!("{} ({kind})", chain.source.profile),
                         };
                         let hops = if chain.hops.len() > 1 {
                             format!(" ({} hops)", chain.hops.len())

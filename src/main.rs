@@ -21,6 +21,7 @@ mod mfa;
 mod output;
 mod pipeline;
 mod plan;
+mod source;
 mod sts;
 mod units;
 

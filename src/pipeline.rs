@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::cache::{self, Cache};
 use crate::cli::Options;
-use crate::config::{Chain, Config, Files};
+use crate::config::{Chain, Config, Files, SourceKind};
 use crate::creds::Credentials;
 use crate::environ::Environ;
 use crate::error::{Error, Result};
@@ -139,6 +139,15 @@ fn inherited(
 /// from STS, resuming the plan after its last fresh cached step.
 pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) -> Result<Got> {
     let started = SystemTime::now();
+    if env
+        .get(crate::source::RUNNING)
+        .is_some_and(|running| running.split(',').any(|p| p == profile))
+    {
+        return Err(Error::profile(
+            profile,
+            "its credential_process runs mfarole for this same profile, which would never end; point credential_process at the secret store itself",
+        ));
+    }
     let nesting = check_nesting(profile, env)?;
     let settings = cache::Settings::from_env(env)?;
     if let Some(credentials) = inherited(opts, profile, env, settings.margin) {
@@ -166,29 +175,30 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
     } = resolve(&config, profile, opts, env, now)?;
     // Inside an mfarole environment the inherited AWS_* keys are the parent's temporary
     // credentials, not a source: refuse to build on them.
-    if chain.source.from_environment && env.get("MFAROLE_PROFILE").is_some() {
+    if chain.source.is_environment() && env.get("MFAROLE_PROFILE").is_some() {
         return Err(Error::profile(
             &chain.source.profile,
             "uses credential_source = Environment, but the environment holds the temporary credentials of the mfarole that runs this; run it outside mfarole",
         ));
     }
     log.verbose(format_args!(
-        "profile '{profile}': source '{}' (key {}){}, endpoint {} ({}), region {}",
+        "profile '{profile}': source '{}' ({}{}), endpoint {} ({}), region {}",
         chain.source.profile,
-        chain.source.credentials.masked_id(),
-        if chain.source.from_environment {
-            " from the environment"
-        } else {
-            ""
-        },
+        chain.source.kind.describe(),
+        chain
+            .source
+            .kind
+            .known()
+            .map(|c| format!(", key {}", c.masked_id()))
+            .unwrap_or_default(),
         endpoint.url,
         endpoint.origin,
         region.as_deref().unwrap_or("none")
     ));
-    if let Some(why) = &plan.passthrough {
+    if let (Some(why), Some(known)) = (&plan.passthrough, chain.source.kind.known()) {
         log.verbose(format_args!("{why}"));
         return Ok(Got {
-            credentials: chain.source.credentials.clone(),
+            credentials: known.clone(),
             region,
             nesting,
         });
@@ -209,7 +219,7 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
 
     // Resume after the last fresh cached step.
     let mut start = 0;
-    let mut current = chain.source.credentials.clone();
+    let mut current = chain.source.kind.known().cloned();
     if opts.refresh {
         log.verbose(format_args!("--refresh: not using cached credentials"));
     } else {
@@ -225,14 +235,16 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
                         .unwrap_or_default()
                 ));
                 start = i + 1;
-                current = hit.credentials;
+                current = Some(hit.credentials);
                 break;
             }
         }
     }
-    if start == plan.steps.len() {
+    if start == plan.steps.len()
+        && let Some(credentials) = current
+    {
         return Ok(Got {
-            credentials: current,
+            credentials,
             region,
             nesting,
         });
@@ -262,7 +274,7 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
                 "step {} was just done by another mfarole: using its result",
                 i + 1
             ));
-            current = hit.credentials;
+            current = Some(hit.credentials);
             continue;
         }
         if lock.as_ref().is_some_and(|l| l.waited)
@@ -272,7 +284,15 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
             // fail the same way now rather than replay its prompt or its retries.
             return Err(failure);
         }
-        let issued = match run_step(&client, &chain, step, &current, opts, process_timeout) {
+        let ctx = StepContext {
+            client: &client,
+            chain: &chain,
+            opts,
+            env,
+            log,
+            process_timeout,
+        };
+        let issued = match run_step(&ctx, step, current.as_ref()) {
             Ok(issued) => issued,
             Err(e) => {
                 cache.mark_failed(&step.cache_key, &e);
@@ -280,7 +300,7 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
             }
         };
         log.verbose(format_args!(
-            "step {} done: key {}{}, valid until {}",
+            "step {} done: key {}{}{}",
             i + 1,
             issued.credentials.masked_id(),
             issued
@@ -291,17 +311,33 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
             issued
                 .credentials
                 .expiration
-                .map(cache::show_time)
-                .unwrap_or_default()
+                .map(|e| format!(", valid until {}", cache::show_time(e)))
+                .unwrap_or_else(|| ", long-term".to_string())
         ));
-        cache.put(&step.cache_key, &issued);
-        current = issued.credentials;
+        if issued.credentials.expiration.is_some() {
+            cache.put(&step.cache_key, &issued);
+        } else {
+            // Long-term keys (from a credential_process) are never written to disk.
+            log.verbose(format_args!("step {} not cached: long-term keys", i + 1));
+        }
+        current = Some(issued.credentials);
     }
+    let credentials = current.expect("a plan whose source is fetched has a first step");
     Ok(Got {
-        credentials: current,
+        credentials,
         region,
         nesting,
     })
+}
+
+/// What every step may need besides its own call.
+struct StepContext<'a> {
+    client: &'a Client<'a>,
+    chain: &'a Chain,
+    opts: &'a Options,
+    env: &'a Environ,
+    log: &'a Log,
+    process_timeout: std::time::Duration,
 }
 
 /// How many times a typed code is asked for when STS rejects it.
@@ -310,13 +346,24 @@ const PROMPT_ATTEMPTS: u32 = 3;
 /// One STS call, with the MFA code when the step needs one; typed codes that STS rejects are
 /// asked for again, up to three times in all.
 fn run_step(
-    client: &Client,
-    chain: &Chain,
+    ctx: &StepContext,
     step: &plan::Step,
-    creds: &Credentials,
-    opts: &Options,
-    process_timeout: std::time::Duration,
+    creds: Option<&Credentials>,
 ) -> Result<crate::creds::Issued> {
+    let (client, chain, opts) = (ctx.client, ctx.chain, ctx.opts);
+    if let Action::Fetch { profile, kind } = &step.action {
+        return match kind {
+            SourceKind::WebIdentity(w) => web_identity(client, profile, w, step),
+            kind => crate::source::fetch(profile, kind, ctx.env, ctx.process_timeout, ctx.log),
+        };
+    }
+    let creds = creds.expect("a fetch step comes before the first call");
+    if matches!(step.action, Action::GetSessionToken { .. }) && !creds.is_long_term() {
+        return Err(Error::profile(
+            step.action.profile(),
+            "its credential_process gave temporary credentials (a session token), which cannot call GetSessionToken for mfa_serial; have it give the long-term keys, or remove mfa_serial",
+        ));
+    }
     let mut params: Vec<(&'static str, String)> = Vec::new();
     let profile = step.action.profile().to_string();
     if let Action::AssumeRole(call) = &step.action {
@@ -339,7 +386,7 @@ fn run_step(
                 action: step.action.name(),
                 profile: &profile,
                 params,
-                credentials: creds,
+                credentials: Some(creds),
                 carries_mfa: false,
             });
         }
@@ -347,7 +394,7 @@ fn run_step(
     let source = mfa::Source {
         device,
         flag: opts.mfa_token.as_deref(),
-        process_timeout,
+        process_timeout: ctx.process_timeout,
     };
     let mut again: Option<String> = None;
     let mut attempt = 1;
@@ -375,7 +422,7 @@ fn run_step(
             action: step.action.name(),
             profile: &profile,
             params: with_code,
-            credentials: creds,
+            credentials: Some(creds),
             carries_mfa: true,
         });
         match result {
@@ -395,4 +442,45 @@ fn run_step(
             other => return other,
         }
     }
+}
+
+/// AssumeRoleWithWebIdentity: the token file read now (it is rotated by whoever writes it),
+/// sent unsigned.
+fn web_identity(
+    client: &Client,
+    profile: &str,
+    w: &crate::config::WebIdentity,
+    step: &plan::Step,
+) -> Result<crate::creds::Issued> {
+    let token = std::fs::read_to_string(&w.token_file).map_err(|e| Error::Source {
+        profile: profile.to_string(),
+        what: "web identity token file",
+        message: format!(
+            "{} cannot be read: {}",
+            w.token_file.display(),
+            crate::error::io_text(&e)
+        ),
+    })?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(Error::Source {
+            profile: profile.to_string(),
+            what: "web identity token file",
+            message: format!("{} is empty", w.token_file.display()),
+        });
+    }
+    client.call(&sts::Request {
+        action: "AssumeRoleWithWebIdentity",
+        profile,
+        params: vec![
+            ("RoleArn", w.role_arn.clone()),
+            (
+                "RoleSessionName",
+                step.session_name.clone().unwrap_or_default(),
+            ),
+            ("WebIdentityToken", token.to_string()),
+        ],
+        credentials: None,
+        carries_mfa: false,
+    })
 }

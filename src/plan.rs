@@ -16,7 +16,7 @@
 //! change in the config or a rotated key never serves stale credentials, and a reason that
 //! `--verbose` prints.
 
-use crate::config::Chain;
+use crate::config::{Chain, SourceKind};
 use crate::error::{Error, Result};
 use crate::units::show_duration;
 
@@ -34,6 +34,12 @@ pub struct Options {
 /// cached, printed and tested without going back to the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// The first credentials, fetched at run time (a process, an endpoint, a token).
+    Fetch {
+        /// The profile that names the source.
+        profile: String,
+        kind: SourceKind,
+    },
     /// With the source's long-term keys.
     GetSessionToken {
         /// The profile that holds the keys (for messages).
@@ -53,6 +59,11 @@ pub struct RoleCall {
 impl Action {
     pub fn name(&self) -> &'static str {
         match self {
+            Action::Fetch { kind, .. } => match kind {
+                SourceKind::WebIdentity(_) => "AssumeRoleWithWebIdentity",
+                SourceKind::Process(_) => "credential_process",
+                _ => "fetch",
+            },
             Action::GetSessionToken { .. } => "GetSessionToken",
             Action::AssumeRole(_) => "AssumeRole",
         }
@@ -61,7 +72,7 @@ impl Action {
     /// The profile the call is made for, as messages name it.
     pub fn profile(&self) -> &str {
         match self {
-            Action::GetSessionToken { profile } => profile,
+            Action::Fetch { profile, .. } | Action::GetSessionToken { profile } => profile,
             Action::AssumeRole(call) => &call.profile,
         }
     }
@@ -69,6 +80,12 @@ impl Action {
     /// `GetSessionToken` or `AssumeRole ARN`, for `--verbose`.
     pub fn describe(&self) -> String {
         match self {
+            Action::Fetch { kind, .. } => match kind {
+                SourceKind::WebIdentity(w) => format!("AssumeRoleWithWebIdentity {}", w.role_arn),
+                SourceKind::Container { url } => format!("container credentials from {url}"),
+                SourceKind::InstanceMetadata(i) => format!("instance metadata at {}", i.endpoint),
+                other => other.describe().to_string(),
+            },
             Action::GetSessionToken { .. } => "GetSessionToken".to_string(),
             Action::AssumeRole(call) => format!("AssumeRole {}", call.role_arn),
         }
@@ -105,19 +122,36 @@ pub fn plan(
     endpoint: &str,
     default_session_name: &str,
 ) -> Result<Plan> {
-    let source = &chain.source.credentials;
     let duration = opts.duration.or(chain.duration);
     let mfa_serial = chain.mfa.as_ref().map(|m| m.serial.as_str());
     let mut steps = Vec::new();
-    let src_key = format!("src={}", source.access_key_id);
+    // Keys known now are named by their id; a fetched source by its step. Only keys can
+    // call GetSessionToken: a process may give long-term keys, the other sources never do.
+    let (src_key, may_be_long_term) = match chain.source.kind.known() {
+        Some(c) => (format!("src={}", c.access_key_id), c.is_long_term()),
+        None => {
+            let step = fetch_step(chain, endpoint, default_session_name);
+            let key = format!("src=[{}]", digest(&step.cache_key));
+            steps.push(step);
+            (key, matches!(chain.source.kind, SourceKind::Process(_)))
+        }
+    };
+    let fetched = !steps.is_empty();
 
     if chain.hops.is_empty() {
+        if fetched && (opts.no_session || mfa_serial.is_none() || !may_be_long_term) {
+            // The fetched credentials go to the command as they are, as the AWS CLI uses them.
+            return Ok(Plan {
+                steps,
+                passthrough: None,
+            });
+        }
         if opts.no_session {
             return Ok(passthrough(
                 "--no-session: the profile's keys are passed through as they are",
             ));
         }
-        if !source.is_long_term() {
+        if !may_be_long_term {
             return Ok(passthrough(
                 "the profile's credentials are already temporary (aws_session_token): passed through",
             ));
@@ -162,7 +196,7 @@ pub fn plan(
             Some("--no-session")
         } else if duration.is_some_and(|d| d > CHAINED_ROLE_MAX) {
             Some("a role duration over 1h cannot be had from a session")
-        } else if !source.is_long_term() {
+        } else if !may_be_long_term {
             Some("the source credentials are temporary and cannot call GetSessionToken")
         } else {
             None
@@ -190,8 +224,14 @@ pub fn plan(
     for i in first_plain..=last {
         let reason = if i > 0 {
             format!("role chained from '{}'", chain.hops[i - 1].profile)
-        } else if chain.source.from_environment {
+        } else if chain.source.is_environment() {
             "role assumed with the credentials from the environment".to_string()
+        } else if fetched && steps.len() == 1 {
+            format!(
+                "role assumed with the {} of '{}'",
+                chain.source.kind.describe(),
+                chain.source.profile
+            )
         } else if steps.is_empty() {
             format!("role assumed with the keys of '{}'", chain.source.profile)
         } else {
@@ -269,6 +309,55 @@ fn digest(key: &str) -> String {
         .collect()
 }
 
+/// The first step of a source fetched at run time, keyed by everything that names it.
+fn fetch_step(chain: &Chain, endpoint: &str, default_session_name: &str) -> Step {
+    let profile = chain.source.profile.clone();
+    let kind = chain.source.kind.clone();
+    let (cache_key, reason, session_name) = match &kind {
+        SourceKind::Process(cmd) => (
+            format!("v1 process profile={profile} cmd={cmd}"),
+            "credential_process: its output is cached only when it says when it expires"
+                .to_string(),
+            None,
+        ),
+        SourceKind::Container { url } => (
+            format!("v1 container url={url}"),
+            "credential_source = EcsContainer: the container credentials endpoint".to_string(),
+            None,
+        ),
+        SourceKind::InstanceMetadata(imds) => (
+            format!("v1 imds url={}", imds.endpoint),
+            "credential_source = Ec2InstanceMetadata: the instance's role, by IMDSv2".to_string(),
+            None,
+        ),
+        SourceKind::WebIdentity(w) => (
+            format!(
+                "v1 web role={} name={} file={} ep={endpoint}",
+                w.role_arn,
+                w.session_name.as_deref().unwrap_or("-"),
+                w.token_file.display()
+            ),
+            "a web identity token exchanged for its role (unsigned)".to_string(),
+            Some(
+                w.session_name
+                    .clone()
+                    .unwrap_or_else(|| default_session_name.to_string()),
+            ),
+        ),
+        SourceKind::Keys(_) | SourceKind::Environment(_) => {
+            unreachable!("keys are known, not fetched")
+        }
+    };
+    Step {
+        action: Action::Fetch { profile, kind },
+        mfa: false,
+        duration: None,
+        session_name,
+        reason,
+        cache_key,
+    }
+}
+
 fn passthrough(why: &str) -> Plan {
     Plan {
         steps: Vec::new(),
@@ -333,6 +422,7 @@ external_id = ext-1
             .iter()
             .map(|s| {
                 let name = match &s.action {
+                    Action::Fetch { kind, .. } => format!("FETCH:{}", kind.describe()),
                     Action::GetSessionToken { .. } => "GST".to_string(),
                     Action::AssumeRole(call) => {
                         format!("AR{}", call.role_arn.rsplit('/').next().unwrap())
@@ -433,10 +523,10 @@ external_id = ext-1
     fn temporary_source_keys_cannot_get_a_session() {
         let mut c = chain("admin");
         c.source = Source {
-            credentials: Credentials {
+            kind: SourceKind::Keys(Credentials {
                 session_token: Some("t".into()),
-                ..c.source.credentials.clone()
-            },
+                ..c.source.kind.known().unwrap().clone()
+            }),
             ..c.source
         };
         let p = plan(&c, &Options::default(), "e", "n").unwrap();

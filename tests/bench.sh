@@ -44,7 +44,7 @@ aws_secret_access_key = $(val users.jones.secret)
 EOF
 export HOME=$work/home AWS_ENDPOINT_URL=$(val url) MFAROLE_CACHE_DIR=$work/cache
 export AWS_CONFIG_FILE=$HOME/.aws/config AWS_SHARED_CREDENTIALS_FILE=$HOME/.aws/credentials
-truebin=$(command -v true)
+truebin=$(type -P true)
 
 "$bin" exec -t 123456 admin -- "$truebin"   # warm the cache
 # The stand-in's own cache, holding what mfarole cached (it only reads and execs).
@@ -52,7 +52,7 @@ mkdir -p "$HOME/.cache/standin"
 "$bin" env --format dotenv admin | grep -E '^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)=' \
   >"$HOME/.cache/standin/admin.env"
 echo "EXP=$(( $(date +%s) + 3000 ))" >>"$HOME/.cache/standin/admin.env"
-envbin=$(command -v env)
+envbin=$(type -P env)
 
 # The seed document's flow, by hand with the AWS CLI: get-session-token, then assume-role.
 cat >"$work/seed-flow.sh" <<EOF
@@ -75,16 +75,31 @@ if command -v awsumepy >/dev/null 2>&1 && awsumepy admin -s --mfa-token 123456 >
   have_awsume=1
 fi
 
-# The cached path, side by side, in 3 rounds (this machine is shared and noisy: ratios within
-# a round are what counts; the report takes each ratio's median over the rounds).
-for round in 1 2 3; do
-  hyperfine -N --warmup 30 --min-runs 300 --export-json "$work/cached$round.json" \
-    -n 'true (direct)' "$truebin" \
-    -n 'env true' "$envbin $truebin" \
-    -n 'C stand-in (standin.c)' "$work/standin exec admin -- $truebin" \
-    -n 'mfarole static (cached)' "$static exec admin -- $truebin" \
-    -n 'mfarole dynamic (cached)' "$bin exec admin -- $truebin"
-done
+# The cached path, side by side, interleaved: each round runs every command once, in turn, so
+# that the drift of a shared, noisy machine hits all of them alike (hyperfine runs one command's
+# runs in a block). posix_spawn + waitpid from Python, the same cost for every command.
+cat >"$work/interleave.py" <<'PY'
+import json, os, statistics, sys, time
+rounds, out = int(sys.argv[1]), sys.argv[2]
+cmds = [a.split("=", 1) for a in sys.argv[3:]]
+times = {n: [] for n, _ in cmds}
+for r in range(rounds + 30):
+    for n, c in cmds:
+        argv = c.split()
+        t0 = time.perf_counter_ns()
+        _, status = os.waitpid(os.posix_spawn(argv[0], argv, dict(os.environ)), 0)
+        if status != 0:
+            sys.exit(f"{n}: status {status}")
+        if r >= 30:
+            times[n].append((time.perf_counter_ns() - t0) / 1e6)
+json.dump({n: statistics.median(t) for n, t in times.items()}, open(out, "w"))
+PY
+python3 "$work/interleave.py" 3000 "$work/cached.json" \
+  "true (direct)=$truebin" \
+  "env true=$envbin $truebin" \
+  "C stand-in (standin.c)=$work/standin exec admin -- $truebin" \
+  "mfarole static (cached)=$static exec admin -- $truebin" \
+  "mfarole dynamic (cached)=$bin exec admin -- $truebin"
 hyperfine -N --warmup 2 --min-runs 10 --export-json "$work/peers.json" \
   -n 'aws configure list --profile admin (CLI cache)' "aws configure list --profile admin" \
   ${have_awsume:+-n 'awsume admin -s (awsume cache)' "awsumepy admin -s"}
@@ -98,16 +113,14 @@ import json, resource, statistics, subprocess, sys, os
 work, binary, truebin, static = sys.argv[1:5]
 def med(f, i=0):
     return statistics.median(json.load(open(f"{work}/{f}"))["results"][i]["times"]) * 1000
-rounds = [[med(f"cached{r}.json", i) for i in range(5)] for r in (1, 2, 3)]
-names = ["true (direct)", "env true", "C stand-in", "mfarole static", "mfarole dynamic"]
+cached_ms = json.load(open(f"{work}/cached.json"))
+floor = cached_ms["C stand-in (standin.c)"]
 print()
-print("cached path, median of each round (ms) and ratio to the C stand-in in that round:")
-for i, n in enumerate(names):
-    ms = [r[i] for r in rounds]
-    ratio = statistics.median(r[i] / r[2] for r in rounds)
-    print(f"  {n:18} {' '.join(f'{m:6.3f}' for m in ms)}   x{ratio:.2f} of the stand-in")
-direct = statistics.median(r[0] for r in rounds)
-cached = statistics.median(r[4] for r in rounds)
+print("cached path, interleaved, median of 3000 runs each; ratio to the C stand-in:")
+for n, m in cached_ms.items():
+    print(f"  {n:28} {m:7.3f} ms  x{m / floor:.2f}")
+direct = cached_ms["true (direct)"]
+cached = cached_ms["mfarole dynamic (cached)"]
 uncached, cli = med("uncached.json"), med("cli.json")
 peers = json.load(open(f"{work}/peers.json"))["results"]
 def peak_rss(cmd):

@@ -77,7 +77,8 @@ pub struct Request<'a> {
     /// The profile the request is made for, for messages.
     pub profile: &'a str,
     pub params: Vec<(&'static str, String)>,
-    pub credentials: &'a Credentials,
+    /// `None`: an unsigned request (AssumeRoleWithWebIdentity).
+    pub credentials: Option<&'a Credentials>,
     /// Carries a single-use MFA code: not retried once it may have reached STS.
     pub carries_mfa: bool,
 }
@@ -131,12 +132,13 @@ impl<'a> Client<'a> {
         let mut attempt = 1;
         loop {
             self.log.verbose(format_args!(
-                "{} for '{}' → {} (attempt {attempt}/{}, key {})",
+                "{} for '{}' → {} (attempt {attempt}/{}, {})",
                 req.action,
                 req.profile,
                 self.endpoint.url,
                 self.net.attempts,
-                req.credentials.masked_id()
+                req.credentials
+                    .map_or("unsigned".to_string(), |c| format!("key {}", c.masked_id()))
             ));
             let failure = match self.attempt(req, &body) {
                 Ok(issued) => return Ok(issued),
@@ -182,15 +184,19 @@ impl<'a> Client<'a> {
             .and_then(|u| u.authority().map(|a| a.as_str().to_string()))
             .unwrap_or_default();
         let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-        let signed = sign::sign_post(
-            req.credentials,
-            &self.endpoint.region,
-            &self.endpoint.url,
-            &[("content-type", content_type), ("host", &host)],
-            body.as_bytes(),
-            SystemTime::now(),
-        )
-        .map_err(|e| Failure::Final(transport(format!("cannot sign the request: {e}"))))?;
+        let signed = match req.credentials {
+            // AssumeRoleWithWebIdentity is unsigned: the token is the proof.
+            None => Vec::new(),
+            Some(credentials) => sign::sign_post(
+                credentials,
+                &self.endpoint.region,
+                &self.endpoint.url,
+                &[("content-type", content_type), ("host", &host)],
+                body.as_bytes(),
+                SystemTime::now(),
+            )
+            .map_err(|e| Failure::Final(transport(format!("cannot sign the request: {e}"))))?,
+        };
         let mut request = self
             .agent
             .post(&self.endpoint.url)

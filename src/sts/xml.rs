@@ -38,7 +38,11 @@ struct XmlResult {
 
 #[derive(Deserialize)]
 struct SuccessDoc {
-    #[serde(rename = "GetSessionTokenResult", alias = "AssumeRoleResult")]
+    #[serde(
+        rename = "GetSessionTokenResult",
+        alias = "AssumeRoleResult",
+        alias = "AssumeRoleWithWebIdentityResult"
+    )]
     result: XmlResult,
 }
 

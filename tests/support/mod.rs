@@ -755,3 +755,131 @@ pub fn names_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// One request to a [`Stub`]: method, path, lower-cased headers.
+#[derive(Debug, Clone)]
+pub struct Req {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Req {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for services that cannot run here (the container
+/// credentials endpoint, instance metadata), written to their published contracts and
+/// checked against the AWS CLI or boto3 in the tests. Every request is recorded.
+pub struct Stub {
+    pub url: String,
+    pub port: u16,
+    pub requests: std::sync::Arc<Mutex<Vec<Req>>>,
+}
+
+impl Stub {
+    pub fn start(answer: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> Stub {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let answer = std::sync::Arc::new(answer);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let seen = seen.clone();
+                let answer = answer.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                    let mut buf = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !buf.ends_with(b"\r\n\r\n") {
+                        match stream.read(&mut byte) {
+                            Ok(1) => buf.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).to_string();
+                    let mut lines = head.lines();
+                    let mut first = lines.next().unwrap_or("").split(' ');
+                    let method = first.next().unwrap_or("").to_string();
+                    let path = first.next().unwrap_or("").to_string();
+                    let headers: Vec<(String, String)> = lines
+                        .filter_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            Some((k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                        })
+                        .collect();
+                    let len = headers
+                        .iter()
+                        .find(|(k, _)| k == "content-length")
+                        .and_then(|(_, v)| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0u8; len];
+                    if stream.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let req = Req {
+                        method,
+                        path,
+                        headers,
+                    };
+                    seen.lock().unwrap().push(req.clone());
+                    match answer(&req) {
+                        Reply::Http(status, headers, body) => {
+                            let mut out = format!(
+                                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                                body.len()
+                            );
+                            for (k, v) in headers {
+                                out.push_str(&format!("{k}: {v}\r\n"));
+                            }
+                            out.push_str("\r\n");
+                            let _ = stream.write_all(out.as_bytes());
+                            let _ = stream.write_all(&body);
+                        }
+                        Reply::Silence => std::thread::sleep(Duration::from_secs(60)),
+                        Reply::Truncated(status, part) => {
+                            let _ = stream.write_all(
+                                format!(
+                                    "HTTP/1.1 {status} X\r\nContent-Length: 100000\r\n\r\n{part}"
+                                )
+                                .as_bytes(),
+                            );
+                        }
+                        Reply::Endless => {}
+                    }
+                });
+            }
+        });
+        Stub {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            requests,
+        }
+    }
+
+    pub fn count(&self, method: &str, path_start: &str) -> usize {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.method == method && r.path.starts_with(path_start))
+            .count()
+    }
+}
+
+/// A JSON reply.
+pub fn json(status: u16, body: &str) -> Reply {
+    Reply::Http(
+        status,
+        vec![("Content-Type".into(), "application/json".into())],
+        body.as_bytes().to_vec(),
+    )
+}

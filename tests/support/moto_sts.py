@@ -139,6 +139,35 @@ def accept_session_token(token):
     access_control.IAMUserAccessKey.__init__ = init
 
 
+WEB_TOKEN_PREFIX = "test-oidc-"
+
+
+def web_identity_unsigned():
+    """AssumeRoleWithWebIdentity is an unsigned call on AWS (the token is the proof), but moto
+    with auth enforced asks it for a signature. Let it through unsigned, and play the identity
+    provider's part: only tokens that start with WEB_TOKEN_PREFIX are valid."""
+    from moto.core.responses import ActionAuthenticatorMixin
+    from moto.core.exceptions import _RESTError
+
+    class InvalidIdentityToken(_RESTError):
+        code = 400
+
+        def __init__(self):
+            super().__init__("InvalidIdentityToken", "Couldn't verify the token's signature")
+
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def check(self, iam_request_cls, resource="*"):
+        if self._get_action() == "AssumeRoleWithWebIdentity":
+            token = (self.querystring.get("WebIdentityToken") or [""])[0]
+            if not token.startswith(WEB_TOKEN_PREFIX):
+                raise InvalidIdentityToken()
+            return None
+        return original(self, iam_request_cls, resource)
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = check
+
+
 def setup(url, tls):
     kw = dict(endpoint_url=url, region_name="us-east-1")
     if tls:
@@ -169,6 +198,7 @@ def setup(url, tls):
     session_arn = f"arn:aws:iam::{ACCOUNT}:user/jones-mfa-session"
     token = boto3.client("sts", **kw).get_session_token()["Credentials"]["SessionToken"]
     accept_session_token(token)
+    web_identity_unsigned()
 
     def role(name, policy):
         arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=policy)["Role"]["Arn"]
@@ -188,6 +218,13 @@ def setup(url, tls):
         "chain1": role("chain1", trust(session_arn, users["jones"]["arn"])),
         "hop2": role("hop2", trust(f"arn:aws:sts::{ACCOUNT}:assumed-role/chain1/c1")),
         "hop3": role("hop3", trust(f"arn:aws:sts::{ACCOUNT}:assumed-role/hop2/c2")),
+        # The role a web identity token is exchanged for (AssumeRoleWithWebIdentity).
+        "web": role("web", trust(users["smith"]["arn"])),
+        # A role on top of a fetched source: trusts the session a container, instance
+        # metadata or web identity stand-in hands out ("plain" as "src", "web" as "wi").
+        "on-source": role("on-source", trust(
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/plain/src",
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/web/wi")),
     }
     return {"users": users, "mfa_serial": mfa["SerialNumber"], "roles": roles,
             "session_key": SESSION_KEY, "account": ACCOUNT}

@@ -1,0 +1,200 @@
+//! `credential_process`: a command (split into words as botocore splits it, and run without a
+//! shell) whose stdout is the Version 1 JSON. Its stdout is never shown: on failure the error
+//! gives its exit status and the first line of its stderr. Its stdin is ours, so that a secret
+//! store that asks for a passphrase on the terminal can. `MFAROLE_CREDENTIAL_PROCESS` lists the
+//! profiles whose process is running, so that a process that is mfarole itself for the same
+//! profile ends at once instead of recursing.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+
+use crate::creds::Issued;
+use crate::environ::Environ;
+use crate::error::{Error, Result};
+
+/// The variable that carries the profiles whose `credential_process` is running.
+pub const RUNNING: &str = "MFAROLE_CREDENTIAL_PROCESS";
+
+pub fn run(
+    cmd: &str,
+    profile: &str,
+    env: &Environ,
+    timeout: Duration,
+    fail: impl Fn(String) -> Error,
+) -> Result<Issued> {
+    let words = split_command(cmd).map_err(|why| fail(why.to_string()))?;
+    let Some((program, args)) = words.split_first() else {
+        return Err(fail("is empty".into()));
+    };
+    let running = match env.get(RUNNING) {
+        Some(outer) if !outer.is_empty() => format!("{outer},{profile}"),
+        _ => profile.to_string(),
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .env(RUNNING, running)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| {
+            fail(format!(
+                "cannot start {}: {}",
+                crate::error::clean(program, 60),
+                crate::error::io_text(&e)
+            ))
+        })?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = (&mut stdout).take(256 * 1024).read_to_end(&mut v);
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail(format!(
+                    "gave no answer within {}s (MFAROLE_MFA_PROCESS_TIMEOUT)",
+                    timeout.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(fail(format!("failed: {}", crate::error::io_text(&e)))),
+        }
+    };
+    let out = out.join().unwrap_or_default();
+    let err = err.join().unwrap_or_default();
+    if !status.success() {
+        let how = match status.code() {
+            Some(c) => format!("exited with status {c}"),
+            None => "was killed by a signal".to_string(),
+        };
+        let first = String::from_utf8_lossy(&err)
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(|l| crate::error::clean(l, 160))
+            .unwrap_or_default();
+        return Err(fail(if first.is_empty() {
+            format!("{how} (it printed nothing on stderr)")
+        } else {
+            format!("{how}: {first}")
+        }));
+    }
+    let version = serde_json::from_slice::<serde_json::Value>(&out)
+        .ok()
+        .and_then(|v| v.get("Version").cloned());
+    if version != Some(serde_json::Value::from(1)) {
+        return Err(fail(format!(
+            "printed {} bytes that are not the Version 1 JSON credential_process gives",
+            out.len()
+        )));
+    }
+    let credentials = super::parse_credentials(&out, OffsetDateTime::now_utc()).map_err(fail)?;
+    Ok(Issued {
+        credentials,
+        arn: None,
+    })
+}
+
+/// Splits a command line into words as botocore does (POSIX shell quoting, no expansion):
+/// `'...'` literal, `"..."` with `\"`, `\\`, `\$` and `` \` `` escapes, `\x` outside quotes.
+pub fn split_command(cmd: &str) -> std::result::Result<Vec<String>, &'static str> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = cmd.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("has an unclosed ' quote"),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err("has an unclosed \" quote"),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err("has an unclosed \" quote"),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some('\n') => {}
+                    Some(c) => word.push(c),
+                    None => return Err("ends with a lone backslash"),
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_split_like_a_posix_shell_without_expansion() {
+        let w = |s: &str| split_command(s).unwrap();
+        assert_eq!(w("pass show aws/jones"), ["pass", "show", "aws/jones"]);
+        assert_eq!(w(r#"sh -c 'echo "$X"'"#), ["sh", "-c", r#"echo "$X""#]);
+        assert_eq!(w(r#"a "b c" d\ e"#), ["a", "b c", "d e"]);
+        assert_eq!(w(r#""a\"b\\c\$d\n""#), [r#"a"b\c$d\n"#]);
+        assert_eq!(w("  a   b  "), ["a", "b"]);
+        assert_eq!(w("''"), [""]);
+        assert!(w("").is_empty());
+        assert!(split_command("a 'b").is_err());
+        assert!(split_command("a \"b").is_err());
+        assert!(split_command("a \\").is_err());
+    }
+}
