@@ -148,7 +148,21 @@ impl Config {
             message: e.message,
         };
         if let Some((text, path)) = config {
+            // `[default]` and `[profile default]` are the same profile; as in botocore, a
+            // section of one form replaces what the other form said before it (the shared
+            // SDK test suite would always prefer `[profile default]`).
+            let mut default_prefixed: Option<bool> = None;
             for section in ini::parse(text).map_err(|e| syntax(path, e))? {
+                let prefixed_default = section
+                    .name
+                    .strip_prefix("profile")
+                    .is_some_and(|rest| rest.starts_with([' ', '\t']) && rest.trim() == "default");
+                if section.name == "default" || prefixed_default {
+                    if default_prefixed.is_some_and(|p| p != prefixed_default) {
+                        profiles.remove("default");
+                    }
+                    default_prefixed = Some(prefixed_default);
+                }
                 let name = if section.name == "default" {
                     "default".to_string()
                 } else if let Some(rest) = section.name.strip_prefix("profile") {
@@ -977,6 +991,49 @@ mod tests {
             Path::new("/var/token"),
             "not for a source profile"
         );
+    }
+
+    #[test]
+    fn resolution_rules_of_the_shared_suites_as_botocore_applies_them() {
+        // The later of [default] and [profile default] replaces the other (botocore; the
+        // suite would keep [profile default] either way).
+        let c = cfg("[profile default]\nregion = a\n[default]\noutput = json\n", "");
+        let d = c.get("default").unwrap();
+        assert_eq!((d.get("region"), d.get("output")), (None, Some("json")));
+        let c = cfg("[default]\noutput = json\n[profile default]\nregion = a\n", "");
+        let d = c.get("default").unwrap();
+        assert_eq!((d.get("region"), d.get("output")), (Some("a"), None));
+        // The same form twice merges, the later value winning.
+        let c = cfg("[profile foo]\nname = value\n[profile foo]\nname = value2\nname2 = x\n", "");
+        let f = c.get("foo").unwrap();
+        assert_eq!((f.get("name"), f.get("name2")), (Some("value2"), Some("x")));
+        // Config sections without the prefix are not profiles; in the credentials file
+        // `[profile foo]` names a profile called "profile foo", never foo.
+        let c = cfg(
+            "[foo]\nregion = r\n[profile bar]\nregion = r\n",
+            "[profile bar]\naws_access_key_id = A\naws_secret_access_key = B\n",
+        );
+        assert!(c.get("foo").is_none());
+        assert!(c.get("bar").unwrap().get("aws_access_key_id").is_none());
+        // The credentials file wins over the config for the same key.
+        let c = cfg("[profile foo]\nname = value\n", "[foo]\nname = value2\n");
+        assert_eq!(c.get("foo").unwrap().get("name"), Some("value2"));
+        // Continuation lines join with a newline; a credential_process may be split so.
+        let c = cfg("[profile foo]\ncredential_process = tool\n   --flag x  \n\t--other\n", "");
+        assert_eq!(
+            c.get("foo").unwrap().get("credential_process"),
+            Some("tool\n--flag x\n--other")
+        );
+        // Sub-settings of an empty value are not a continuation.
+        let c = cfg("[profile foo]\ns3 =\n  max_concurrent_requests = 10\nregion = r\n", "");
+        assert_eq!(c.get("foo").unwrap().get("region"), Some("r"));
+        // Comments: whole lines, and after a section header; text after a value is kept
+        // (botocore reads no inline comments; the suite would strip ` # ...`).
+        let c = cfg("# c\n[profile foo] ; c\nname = value # not a comment\n", "");
+        assert_eq!(c.get("foo").unwrap().get("name"), Some("value # not a comment"));
+        // Profile names are trimmed; tabs separate the prefix.
+        let c = cfg("[profile \tfoo \t]\n[profile\tbar]\n", "");
+        assert_eq!(c.names(), ["bar", "foo"]);
     }
 
     #[test]
