@@ -997,14 +997,23 @@ mod tests {
     fn resolution_rules_of_the_shared_suites_as_botocore_applies_them() {
         // The later of [default] and [profile default] replaces the other (botocore; the
         // suite would keep [profile default] either way).
-        let c = cfg("[profile default]\nregion = a\n[default]\noutput = json\n", "");
+        let c = cfg(
+            "[profile default]\nregion = a\n[default]\noutput = json\n",
+            "",
+        );
         let d = c.get("default").unwrap();
         assert_eq!((d.get("region"), d.get("output")), (None, Some("json")));
-        let c = cfg("[default]\noutput = json\n[profile default]\nregion = a\n", "");
+        let c = cfg(
+            "[default]\noutput = json\n[profile default]\nregion = a\n",
+            "",
+        );
         let d = c.get("default").unwrap();
         assert_eq!((d.get("region"), d.get("output")), (Some("a"), None));
         // The same form twice merges, the later value winning.
-        let c = cfg("[profile foo]\nname = value\n[profile foo]\nname = value2\nname2 = x\n", "");
+        let c = cfg(
+            "[profile foo]\nname = value\n[profile foo]\nname = value2\nname2 = x\n",
+            "",
+        );
         let f = c.get("foo").unwrap();
         assert_eq!((f.get("name"), f.get("name2")), (Some("value2"), Some("x")));
         // Config sections without the prefix are not profiles; in the credentials file
@@ -1019,18 +1028,27 @@ mod tests {
         let c = cfg("[profile foo]\nname = value\n", "[foo]\nname = value2\n");
         assert_eq!(c.get("foo").unwrap().get("name"), Some("value2"));
         // Continuation lines join with a newline; a credential_process may be split so.
-        let c = cfg("[profile foo]\ncredential_process = tool\n   --flag x  \n\t--other\n", "");
+        let c = cfg(
+            "[profile foo]\ncredential_process = tool\n   --flag x  \n\t--other\n",
+            "",
+        );
         assert_eq!(
             c.get("foo").unwrap().get("credential_process"),
             Some("tool\n--flag x\n--other")
         );
         // Sub-settings of an empty value are not a continuation.
-        let c = cfg("[profile foo]\ns3 =\n  max_concurrent_requests = 10\nregion = r\n", "");
+        let c = cfg(
+            "[profile foo]\ns3 =\n  max_concurrent_requests = 10\nregion = r\n",
+            "",
+        );
         assert_eq!(c.get("foo").unwrap().get("region"), Some("r"));
         // Comments: whole lines, and after a section header; text after a value is kept
         // (botocore reads no inline comments; the suite would strip ` # ...`).
         let c = cfg("# c\n[profile foo] ; c\nname = value # not a comment\n", "");
-        assert_eq!(c.get("foo").unwrap().get("name"), Some("value # not a comment"));
+        assert_eq!(
+            c.get("foo").unwrap().get("name"),
+            Some("value # not a comment")
+        );
         // Profile names are trimmed; tabs separate the prefix.
         let c = cfg("[profile \tfoo \t]\n[profile\tbar]\n", "");
         assert_eq!(c.names(), ["bar", "foo"]);

@@ -56,9 +56,7 @@ pub fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
         }
         // An indented line after a setting with a value continues that value, joined with a
         // newline, as botocore reads it (`credential_process = tool` then `  --flag x`).
-        if indented
-            && let Some(entry) = sections.last_mut().and_then(|s| s.entries.last_mut())
-        {
+        if indented && let Some(entry) = sections.last_mut().and_then(|s| s.entries.last_mut()) {
             entry.value.push('\n');
             entry.value.push_str(trimmed);
             continue;

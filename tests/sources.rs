@@ -428,6 +428,27 @@ fn container_endpoint_faults_are_clear_and_quick() {
             started.elapsed()
         );
     }
+    // A token file that is gone: said before any request.
+    let stub = Stub::start(|_: &Req| json(200, "{}"));
+    let sb = Sandbox::new(moto)
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            &format!("{}/creds", stub.url),
+        )
+        .env(
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            "/nonexistent/token",
+        );
+    add_config(
+        &sb,
+        "\n[profile ecs]\nrole_arn = arn:aws:iam::123456789012:role/x\ncredential_source = EcsContainer\n",
+    );
+    sb.run(&["exec", "ecs", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("/nonexistent/token")
+        .stderr_has("cannot be read");
+    assert_eq!(stub.requests.lock().unwrap().len(), 0);
     // Plain http to a host that is not loopback is refused before any request.
     let sb = Sandbox::new(moto).env(
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
@@ -535,7 +556,15 @@ fn instance_metadata_by_imdsv2_with_one_fetch_for_eight_runs() {
         ) - fetched,
         1
     );
-    sb.run(&["list"]).ok().stdout_has("instance metadata");
+    sb.run(&["list"])
+        .ok()
+        .stdout_has("via ec2 (instance metadata)");
+    let v = sb.run(&["exec", "-v", "--refresh", "ec2", "--", "true"]);
+    v.ok()
+        .stderr_has("source 'ec2' (instance metadata)")
+        .stderr_has("plan 1: instance metadata at http://127.0.0.1")
+        .stderr_has("PUT")
+        .stderr_lacks("imds-session-token");
 }
 
 #[test]
