@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what mfarole's tests need and is missing on this machine: moto (STS), the AWS CLI
-# and boto3 (real clients as children and callers), tmux (a real terminal), fish (eval test),
-# make and setsid. Safe to run again: it installs only what is missing.
+# and boto3 (real clients as children and callers), tmux (a real terminal), fish and zsh
+# (eval and completion tests), make and setsid. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 apt_missing=()
 command -v tmux >/dev/null 2>&1 || apt_missing+=(tmux)
 command -v fish >/dev/null 2>&1 || apt_missing+=(fish)
+command -v zsh >/dev/null 2>&1 || apt_missing+=(zsh)
 command -v make >/dev/null 2>&1 || apt_missing+=(make)
 command -v setsid >/dev/null 2>&1 || apt_missing+=(util-linux)
 command -v hyperfine >/dev/null 2>&1 || [ -z "${MFAROLE_BENCH:-}" ] || apt_missing+=(hyperfine)
