@@ -121,6 +121,8 @@ impl Profile {
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     profiles: BTreeMap<String, Profile>,
+    /// `[sso-session NAME]` sections of the config file.
+    sso_sessions: BTreeMap<String, Profile>,
 }
 
 impl Config {
@@ -142,6 +144,7 @@ impl Config {
         credentials: Option<(&str, &Path)>,
     ) -> Result<Config> {
         let mut profiles: BTreeMap<String, Profile> = BTreeMap::new();
+        let mut sso_sessions: BTreeMap<String, Profile> = BTreeMap::new();
         let syntax = |path: &Path, e: ini::SyntaxError| Error::ConfigSyntax {
             path: path.to_path_buf(),
             line: e.line,
@@ -171,7 +174,13 @@ impl Config {
                     }
                     rest.trim().to_string()
                 } else {
-                    continue; // [sso-session x], [services x], ...
+                    if let Some(rest) = section.name.strip_prefix("sso-session")
+                        && rest.starts_with([' ', '\t'])
+                        && !rest.trim().is_empty()
+                    {
+                        merge(&mut sso_sessions, rest.trim().to_string(), section.entries);
+                    }
+                    continue; // [services x], ...
                 };
                 merge(&mut profiles, name, section.entries);
             }
@@ -181,7 +190,10 @@ impl Config {
                 merge(&mut profiles, section.name, section.entries);
             }
         }
-        Ok(Config { profiles })
+        Ok(Config {
+            profiles,
+            sso_sessions,
+        })
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -225,7 +237,7 @@ impl Config {
                 // A profile that is its own first credentials: keys, a web identity token, a
                 // process, in botocore's order (the environment's web identity only for the
                 // profile named on the command line, as botocore's default chain has it).
-                if let Some(source) = Source::own(profile, env, !is_source)? {
+                if let Some(source) = Source::own(profile, &self.sso_sessions, env, !is_source)? {
                     break source;
                 }
                 return Err(no_credentials(profile));
@@ -299,6 +311,7 @@ impl Config {
 /// Adds a section's settings to a profile; a later value wins (a later duplicate in one file,
 /// and the credentials file, read last, over the config file).
 fn merge(profiles: &mut BTreeMap<String, Profile>, name: String, entries: Vec<ini::Entry>) {
+    // Also used for [sso-session] sections, which have the same shape.
     let profile = profiles.entry(name.clone()).or_insert_with(|| Profile {
         name,
         settings: HashMap::new(),
@@ -309,12 +322,6 @@ fn merge(profiles: &mut BTreeMap<String, Profile>, name: String, entries: Vec<in
 }
 
 fn no_credentials(profile: &Profile) -> Error {
-    if profile.get("sso_session").is_some() || profile.get("sso_start_url").is_some() {
-        return Error::profile(
-            &profile.name,
-            "uses IAM Identity Center (sso_session / sso_start_url), which mfarole does not support yet; give it keys, credential_process, or a role_arn with source_profile",
-        );
-    }
     if profile.get("role_arn").is_some() {
         return Error::profile(
             &profile.name,
@@ -391,6 +398,32 @@ pub enum SourceKind {
     InstanceMetadata(Imds),
     /// `web_identity_token_file` + `role_arn`: AssumeRoleWithWebIdentity.
     WebIdentity(WebIdentity),
+    /// IAM Identity Center: the token `aws sso login` left, exchanged for role credentials.
+    Sso(Sso),
+}
+
+/// An IAM Identity Center profile, resolved: which role of which account, and where the AWS
+/// CLI keeps the login's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sso {
+    /// `sso_session`; `None` for the legacy form (`sso_start_url` in the profile).
+    pub session: Option<String>,
+    pub start_url: String,
+    pub region: String,
+    pub account_id: String,
+    pub role_name: String,
+    /// `~/.aws/sso/cache/SHA1.json`: of the session name, or of the start URL (legacy).
+    pub token_file: PathBuf,
+}
+
+impl Sso {
+    /// The command that makes a new login for this profile.
+    pub fn login_command(&self, profile: &str) -> String {
+        match &self.session {
+            Some(s) => format!("aws sso login --sso-session {s}"),
+            None => format!("aws sso login --profile {profile}"),
+        }
+    }
 }
 
 /// Where and how patiently to ask the instance metadata service: the environment variable
@@ -430,6 +463,7 @@ impl SourceKind {
             SourceKind::Container { .. } => "container credentials",
             SourceKind::InstanceMetadata(_) => "instance metadata",
             SourceKind::WebIdentity(_) => "web identity",
+            SourceKind::Sso(_) => "IAM Identity Center",
         }
     }
 }
@@ -449,7 +483,12 @@ impl Source {
     /// The first credentials a profile holds itself, in botocore's order: a web identity
     /// token (the environment's `AWS_WEB_IDENTITY_TOKEN_FILE` first, for the profile named on
     /// the command line), keys, then `credential_process`. `None`: it holds none.
-    fn own(profile: &Profile, env: &Environ, target: bool) -> Result<Option<Source>> {
+    fn own(
+        profile: &Profile,
+        sessions: &BTreeMap<String, Profile>,
+        env: &Environ,
+        target: bool,
+    ) -> Result<Option<Source>> {
         let from_env = |k: &str| env.get(k).filter(|_| target);
         let token_file = from_env("AWS_WEB_IDENTITY_TOKEN_FILE")
             .or_else(|| profile.get("web_identity_token_file"));
@@ -473,6 +512,12 @@ impl Source {
                     role_arn: role_arn.to_string(),
                     session_name,
                 }),
+            }));
+        }
+        if profile.get("sso_session").is_some() || profile.get("sso_start_url").is_some() {
+            return Ok(Some(Source {
+                profile: profile.name.clone(),
+                kind: SourceKind::Sso(sso(profile, sessions, env)?),
             }));
         }
         if profile.has_keys() {
@@ -544,6 +589,63 @@ impl Source {
             kind: SourceKind::Environment(credentials),
         })
     }
+}
+
+/// An IAM Identity Center profile: `sso_session` naming an `[sso-session]` section (which holds
+/// `sso_start_url` and `sso_region`), or the legacy form with both in the profile; and
+/// `sso_account_id` + `sso_role_name` in the profile. The token file is named as the AWS CLI
+/// names it.
+fn sso(profile: &Profile, sessions: &BTreeMap<String, Profile>, env: &Environ) -> Result<Sso> {
+    use sha1::Digest;
+    let need = |p: &Profile, key: &str, what: &str| {
+        p.get(key).map(str::to_string).ok_or_else(|| {
+            Error::profile(
+                &profile.name,
+                format!("uses IAM Identity Center but {what} has no {key}"),
+            )
+        })
+    };
+    let (session, start_url, region) = match profile.get("sso_session") {
+        Some(name) => {
+            let Some(section) = sessions.get(name) else {
+                return Err(Error::profile(
+                    &profile.name,
+                    format!(
+                        "has sso_session = {}, but the config file has no [sso-session {}] section",
+                        crate::error::clean(name, 60),
+                        crate::error::clean(name, 60)
+                    ),
+                ));
+            };
+            let what = format!("[sso-session {}]", crate::error::clean(name, 60));
+            (
+                Some(name.to_string()),
+                need(section, "sso_start_url", &what)?,
+                need(section, "sso_region", &what)?,
+            )
+        }
+        None => (
+            None,
+            need(profile, "sso_start_url", "the profile")?,
+            need(profile, "sso_region", "the profile")?,
+        ),
+    };
+    let account_id = need(profile, "sso_account_id", "the profile")?;
+    let role_name = need(profile, "sso_role_name", "the profile")?;
+    let key = session.as_deref().unwrap_or(&start_url);
+    let name: String = sha1::Sha1::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let home = env.home().unwrap_or_else(|| "/".into());
+    Ok(Sso {
+        session,
+        start_url,
+        region,
+        account_id,
+        role_name,
+        token_file: home.join(".aws/sso/cache").join(format!("{name}.json")),
+    })
 }
 
 /// The container credentials endpoint, as the SDKs pick it: the relative URI on the ECS

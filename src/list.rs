@@ -48,7 +48,7 @@ pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
                         format!("role {}{hops} via {via}{mfa}", hop.role_arn)
                     }
                 };
-                let cached = match plan.steps.last() {
+                let mut cached = match plan.steps.last() {
                     None => "-".to_string(),
                     Some(step) => match cache
                         .get(&step.cache_key)
@@ -61,6 +61,9 @@ pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
                         None => "-".to_string(),
                     },
                 };
+                if let SourceKind::Sso(sso) = &chain.source.kind {
+                    cached = format!("{cached}; {}", crate::source::login_status(sso, now));
+                }
                 (needs, cached)
             }
         };

@@ -289,6 +289,7 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
             chain: &chain,
             opts,
             env,
+            cache: &cache,
             log,
             process_timeout,
         };
@@ -336,6 +337,7 @@ struct StepContext<'a> {
     chain: &'a Chain,
     opts: &'a Options,
     env: &'a Environ,
+    cache: &'a Cache<'a>,
     log: &'a Log,
     process_timeout: std::time::Duration,
 }
@@ -354,7 +356,14 @@ fn run_step(
     if let Action::Fetch { profile, kind } = &step.action {
         return match kind {
             SourceKind::WebIdentity(w) => web_identity(client, profile, w, step),
-            kind => crate::source::fetch(profile, kind, ctx.env, ctx.process_timeout, ctx.log),
+            kind => crate::source::fetch(
+                profile,
+                kind,
+                ctx.env,
+                ctx.cache,
+                ctx.process_timeout,
+                ctx.log,
+            ),
         };
     }
     let creds = creds.expect("a fetch step comes before the first call");

@@ -62,6 +62,7 @@ impl Action {
             Action::Fetch { kind, .. } => match kind {
                 SourceKind::WebIdentity(_) => "AssumeRoleWithWebIdentity",
                 SourceKind::Process(_) => "credential_process",
+                SourceKind::Sso(_) => "GetRoleCredentials",
                 _ => "fetch",
             },
             Action::GetSessionToken { .. } => "GetSessionToken",
@@ -84,6 +85,12 @@ impl Action {
                 SourceKind::WebIdentity(w) => format!("AssumeRoleWithWebIdentity {}", w.role_arn),
                 SourceKind::Container { url } => format!("container credentials from {url}"),
                 SourceKind::InstanceMetadata(i) => format!("instance metadata at {}", i.endpoint),
+                SourceKind::Sso(s) => {
+                    format!(
+                        "GetRoleCredentials {} in account {}",
+                        s.role_name, s.account_id
+                    )
+                }
                 other => other.describe().to_string(),
             },
             Action::GetSessionToken { .. } => "GetSessionToken".to_string(),
@@ -343,6 +350,15 @@ fn fetch_step(chain: &Chain, endpoint: &str, default_session_name: &str) -> Step
                     .clone()
                     .unwrap_or_else(|| default_session_name.to_string()),
             ),
+        ),
+        SourceKind::Sso(sso) => (
+            format!(
+                "v1 sso url={} account={} role={}",
+                sso.start_url, sso.account_id, sso.role_name
+            ),
+            "IAM Identity Center: the login's token exchanged for the role (GetRoleCredentials)"
+                .to_string(),
+            None,
         ),
         SourceKind::Keys(_) | SourceKind::Environment(_) => {
             unreachable!("keys are known, not fetched")

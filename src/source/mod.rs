@@ -1,5 +1,6 @@
 //! The first credentials of a chain when they are fetched at run time: a `credential_process`,
-//! the ECS/EKS container credentials endpoint, or the EC2 instance metadata service. (A web
+//! the ECS/EKS container credentials endpoint, the EC2 instance metadata service, or an IAM
+//! Identity Center login. (A web
 //! identity token is exchanged with STS itself, by the STS client.) Each answers with the same
 //! JSON shape, parsed here once, and each failure is one [`Error::Source`] that names the
 //! profile and the source and never holds a secret or the answer's body.
@@ -7,6 +8,7 @@
 mod container;
 mod imds;
 mod process;
+mod sso;
 
 use std::time::Duration;
 
@@ -20,12 +22,15 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 
 pub use process::RUNNING;
+pub use sso::login_status;
 
-/// Fetches the credentials of a source that is not an STS call. `timeout` bounds a process.
+/// Fetches the credentials of a source that is not an STS call. `timeout` bounds a process;
+/// `cache` holds the lock that makes parallel runs refresh an SSO login once.
 pub fn fetch(
     profile: &str,
     kind: &SourceKind,
     env: &Environ,
+    cache: &crate::cache::Cache,
     timeout: Duration,
     log: &Log,
 ) -> Result<Issued> {
@@ -44,6 +49,9 @@ pub fn fetch(
             container::fetch(url, env, log, fail("container credentials endpoint"))?
         }
         SourceKind::InstanceMetadata(imds) => imds::fetch(imds, log, fail("instance metadata"))?,
+        SourceKind::Sso(sso) => {
+            sso::fetch(profile, sso, env, cache, log, fail("IAM Identity Center"))?
+        }
         SourceKind::Keys(_) | SourceKind::Environment(_) | SourceKind::WebIdentity(_) => {
             unreachable!("not fetched here")
         }

@@ -762,6 +762,7 @@ pub struct Req {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl Req {
@@ -829,6 +830,7 @@ impl Stub {
                         method,
                         path,
                         headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
                     };
                     seen.lock().unwrap().push(req.clone());
                     match answer(&req) {

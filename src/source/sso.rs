@@ -1,0 +1,459 @@
+//! IAM Identity Center: the access token that `aws sso login` left in the AWS CLI's token cache
+//! (`~/.aws/sso/cache/SHA1.json`), exchanged for role credentials with the portal's
+//! GetRoleCredentials (unsigned, the token as a bearer header). A token close to expiry is
+//! refreshed as the AWS CLI does (SSO OIDC CreateToken, refresh-token grant) under a lock, so
+//! that `make -j8` refreshes once, and the CLI's file is rewritten atomically with its own
+//! mode. mfarole never opens a browser: without a usable token it names the exact
+//! `aws sso login` command. The token and the client secret are never shown.
+
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::cache::Cache;
+use crate::config::Sso;
+use crate::creds::{Credentials, Issued};
+use crate::environ::Environ;
+use crate::error::{Error, Result};
+use crate::log::Log;
+
+/// As botocore: a token that expires within this is refreshed when it can be.
+const REFRESH_WINDOW: time::Duration = time::Duration::minutes(15);
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn fetch(
+    profile: &str,
+    sso: &Sso,
+    env: &Environ,
+    cache: &Cache,
+    log: &Log,
+    fail: impl Fn(String) -> Error,
+) -> Result<Issued> {
+    let login = || sso.login_command(profile);
+    let path = &sso.token_file;
+    log.verbose(format_args!(
+        "IAM Identity Center: token file {} ({})",
+        path.display(),
+        sso.session
+            .as_deref()
+            .map_or("legacy sso_start_url".to_string(), |s| format!(
+                "sso-session {s}"
+            ))
+    ));
+    let mut token = read_token(path).map_err(|why| fail(format!("{why}; run '{}'", login())))?;
+    let now = OffsetDateTime::now_utc();
+    if token.expires_at - REFRESH_WINDOW <= now {
+        // One refresh for every run that needs this login: the others wait, then re-read.
+        let _lock = cache.lock(&format!("v1 sso-token file={}", path.display()))?;
+        token = read_token(path).map_err(|why| fail(format!("{why}; run '{}'", login())))?;
+        let now = OffsetDateTime::now_utc();
+        if token.expires_at - REFRESH_WINDOW <= now {
+            match refresh(sso, env, path, &token, log) {
+                Ok(fresh) => token = fresh,
+                Err(why) if token.expires_at > now + time::Duration::seconds(30) => log.verbose(
+                    format_args!("the token could not be refreshed ({why}); it is still valid"),
+                ),
+                Err(why) => {
+                    return Err(fail(format!(
+                        "login expired at {} and cannot be refreshed ({why}); run '{}'",
+                        crate::cache::show_time(token.expires_at),
+                        login()
+                    )));
+                }
+            }
+        }
+    }
+    role_credentials(sso, env, &token.access_token, log).map_err(|why| {
+        fail(format!(
+            "{why}; run '{}' if the login is no longer valid",
+            login()
+        ))
+    })
+}
+
+/// For `list`: whether the login of an SSO profile is still valid, without a secret.
+pub fn login_status(sso: &Sso, now: OffsetDateTime) -> String {
+    match read_token(&sso.token_file) {
+        Ok(t) if t.expires_at > now => {
+            format!(
+                "login valid until {}",
+                crate::cache::show_time(t.expires_at)
+            )
+        }
+        Ok(t) if t.json.contains_key("refreshToken") => format!(
+            "login expired {} (refreshable)",
+            crate::cache::show_time(t.expires_at)
+        ),
+        Ok(t) => format!("login expired {}", crate::cache::show_time(t.expires_at)),
+        Err(_) => "no usable login".to_string(),
+    }
+}
+
+/// The parts of the AWS CLI's token cache file that matter; the whole file is kept as JSON
+/// so that a rewrite keeps every field the CLI wrote.
+struct Token {
+    access_token: String,
+    expires_at: OffsetDateTime,
+    json: serde_json::Map<String, serde_json::Value>,
+}
+
+fn read_token(path: &Path) -> std::result::Result<Token, String> {
+    let shown = path.display();
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("no login found ({shown} does not exist)"));
+        }
+        Err(e) => {
+            return Err(format!(
+                "cannot read {shown}: {}",
+                crate::error::io_text(&e)
+            ));
+        }
+    };
+    let meta = file.metadata().map_err(|e| crate::error::io_text(&e))?;
+    if !meta.is_file() {
+        return Err(format!("{shown} is not a regular file"));
+    }
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return Err(format!("{shown} belongs to uid {}, not to you", meta.uid()));
+    }
+    let mut text = Vec::new();
+    (&file)
+        .take(256 * 1024)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("cannot read {shown}: {}", crate::error::io_text(&e)))?;
+    let json: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&text)
+        .map_err(|_| format!("{shown} is not a token cache file the AWS CLI wrote"))?;
+    let access_token = json
+        .get("accessToken")
+        .and_then(|v| v.as_str())
+        .filter(|t| !t.is_empty() && !t.contains(['\r', '\n']))
+        .ok_or_else(|| format!("{shown} holds no accessToken"))?
+        .to_string();
+    let expires_at = json
+        .get("expiresAt")
+        .and_then(|v| v.as_str())
+        .and_then(parse_expiry)
+        .ok_or_else(|| format!("{shown} holds no readable expiresAt"))?;
+    Ok(Token {
+        access_token,
+        expires_at,
+        json,
+    })
+}
+
+/// RFC 3339, or the `2019-11-14T04:05:45UTC` form that earlier AWS CLI versions wrote.
+fn parse_expiry(text: &str) -> Option<OffsetDateTime> {
+    crate::sts::xml::parse_time(text).or_else(|| {
+        let t = text.strip_suffix("UTC")?;
+        crate::sts::xml::parse_time(&format!("{t}Z"))
+    })
+}
+
+fn endpoint(env: &Environ, var: &str, default: String) -> std::result::Result<String, String> {
+    let configured = if env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
+        None
+    } else {
+        env.get(var).or_else(|| env.get("AWS_ENDPOINT_URL"))
+    };
+    let url = configured.map_or(default, |u| u.trim_end_matches('/').to_string());
+    let host = url
+        .strip_prefix("http://")
+        .map(|rest| rest.split(['/', ':']).next().unwrap_or(""));
+    match host {
+        Some(h)
+            if h != "localhost"
+                && !h
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback()) =>
+        {
+            Err(format!(
+                "{url} uses plain http to a host that is not loopback; use https"
+            ))
+        }
+        _ => Ok(url),
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(TIMEOUT))
+        .timeout_global(Some(TIMEOUT))
+        .max_redirects(0)
+        .user_agent(concat!("mfarole/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .new_agent()
+}
+
+/// The portal's error `{"message"}` (or `__type`), cleaned; empty when there is none.
+fn portal_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .or_else(|| v.get("Message"))
+                .or_else(|| v.get("error_description"))
+                .or_else(|| v.get("error"))
+                .and_then(|m| m.as_str())
+                .map(|m| format!(": {}", crate::error::clean(m, 120)))
+        })
+        .unwrap_or_default()
+}
+
+fn role_credentials(
+    sso: &Sso,
+    env: &Environ,
+    token: &str,
+    log: &Log,
+) -> std::result::Result<Issued, String> {
+    let base = endpoint(
+        env,
+        "AWS_ENDPOINT_URL_SSO",
+        format!("https://portal.sso.{}.amazonaws.com", sso.region),
+    )?;
+    let url = format!(
+        "{base}/federation/credentials?account_id={}&role_name={}",
+        encode(&sso.account_id),
+        encode(&sso.role_name)
+    );
+    log.verbose(format_args!(
+        "GetRoleCredentials {} in account {} → {base}",
+        sso.role_name, sso.account_id
+    ));
+    let mut response = agent()
+        .get(&url)
+        .header("x-amz-sso_bearer_token", token)
+        .call()
+        .map_err(|e| {
+            format!(
+                "GetRoleCredentials at {base}: {}",
+                super::transport_text(&e)
+            )
+        })?;
+    let status = response.status().as_u16();
+    let body = super::read_body(&mut response).map_err(|e| crate::error::io_text(&e))?;
+    match status {
+        200 => {}
+        401 => {
+            return Err(format!(
+                "the portal refused the login's token (401{})",
+                portal_message(&body)
+            ));
+        }
+        403 => {
+            return Err(format!(
+                "the portal refused role {} in account {} (403{})",
+                crate::error::clean(&sso.role_name, 64),
+                crate::error::clean(&sso.account_id, 20),
+                portal_message(&body)
+            ));
+        }
+        s => {
+            return Err(format!(
+                "GetRoleCredentials at {base} answered {s}{}",
+                portal_message(&body)
+            ));
+        }
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Role {
+        access_key_id: String,
+        secret_access_key: String,
+        session_token: String,
+        expiration: i64,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Answer {
+        role_credentials: Role,
+    }
+    let answer: Answer = serde_json::from_slice(&body)
+        .map_err(|_| format!("GetRoleCredentials at {base} gave no roleCredentials"))?;
+    let r = answer.role_credentials;
+    let expiration =
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(r.expiration) * 1_000_000)
+            .map_err(|_| "GetRoleCredentials gave an expiration out of range".to_string())?;
+    let credentials = Credentials {
+        access_key_id: r.access_key_id,
+        secret_access_key: r.secret_access_key,
+        session_token: Some(r.session_token),
+        expiration: Some(expiration),
+    };
+    if let Some(part) = credentials.bad_part() {
+        return Err(format!(
+            "GetRoleCredentials gave a {part} with a control character"
+        ));
+    }
+    if expiration <= OffsetDateTime::now_utc() {
+        return Err("GetRoleCredentials gave credentials that already expired".into());
+    }
+    Ok(Issued {
+        credentials,
+        arn: None,
+    })
+}
+
+/// Percent-encoding for a query value (RFC 3986 unreserved kept).
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// CreateToken with the refresh-token grant, then the CLI's file rewritten atomically.
+fn refresh(
+    sso: &Sso,
+    env: &Environ,
+    path: &Path,
+    token: &Token,
+    log: &Log,
+) -> std::result::Result<Token, String> {
+    let field = |k: &str| {
+        token
+            .json
+            .get(k)
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("the cache file has no {k}"))
+    };
+    let (client_id, client_secret, refresh_token) = (
+        field("clientId")?,
+        field("clientSecret")?,
+        field("refreshToken")?,
+    );
+    if let Some(reg) = token
+        .json
+        .get("registrationExpiresAt")
+        .and_then(|v| v.as_str())
+        && parse_expiry(reg).is_some_and(|t| t <= OffsetDateTime::now_utc())
+    {
+        return Err("the client registration expired".into());
+    }
+    let base = endpoint(
+        env,
+        "AWS_ENDPOINT_URL_SSO_OIDC",
+        format!("https://oidc.{}.amazonaws.com", sso.region),
+    )?;
+    log.verbose(format_args!(
+        "refreshing the login's token: CreateToken → {base}/token"
+    ));
+    let body = serde_json::json!({
+        "clientId": client_id,
+        "clientSecret": client_secret,
+        "grantType": "refresh_token",
+        "refreshToken": refresh_token,
+    })
+    .to_string();
+    let mut response = agent()
+        .post(&format!("{base}/token"))
+        .header("content-type", "application/json")
+        .send(&body)
+        .map_err(|e| format!("CreateToken at {base}: {}", super::transport_text(&e)))?;
+    let status = response.status().as_u16();
+    let answer = super::read_body(&mut response).map_err(|e| crate::error::io_text(&e))?;
+    if status != 200 {
+        return Err(format!(
+            "CreateToken answered {status}{}",
+            portal_message(&answer)
+        ));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&answer).map_err(|_| "CreateToken gave no JSON".to_string())?;
+    let access = v
+        .get("accessToken")
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty() && !t.contains(['\r', '\n']))
+        .ok_or("CreateToken gave no accessToken")?;
+    let expires_in = v
+        .get("expiresIn")
+        .and_then(|t| t.as_i64())
+        .filter(|&n| n > 0)
+        .ok_or("CreateToken gave no expiresIn")?;
+    let expires_at = (OffsetDateTime::now_utc() + time::Duration::seconds(expires_in))
+        .replace_nanosecond(0)
+        .map_err(|e| e.to_string())?;
+    let mut json = token.json.clone();
+    json.insert("accessToken".into(), access.into());
+    json.insert(
+        "expiresAt".into(),
+        expires_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|e| e.to_string())?
+            .into(),
+    );
+    if let Some(rt) = v
+        .get("refreshToken")
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty())
+    {
+        json.insert("refreshToken".into(), rt.into());
+    }
+    rewrite(path, &serde_json::Value::Object(json.clone()).to_string()).map_err(|e| {
+        format!(
+            "cannot rewrite {}: {}",
+            path.display(),
+            crate::error::io_text(&e)
+        )
+    })?;
+    Ok(Token {
+        access_token: access.to_string(),
+        expires_at,
+        json,
+    })
+}
+
+/// Replaces the CLI's file with a new one of the same mode, written beside it and renamed.
+fn rewrite(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mode = std::fs::symlink_metadata(path)?.permissions().mode() & 0o777;
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode & 0o600))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_expiry_forms_parse() {
+        let a = parse_expiry("2019-11-14T04:05:45Z").unwrap();
+        assert_eq!(parse_expiry("2019-11-14T04:05:45UTC"), Some(a));
+        assert!(parse_expiry("tomorrow").is_none());
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(encode("Admin Access/x"), "Admin%20Access%2Fx");
+    }
+}

@@ -1,0 +1,337 @@
+//! IAM Identity Center profiles: the token `aws sso login` leaves in the AWS CLI's cache,
+//! exchanged with a portal and OIDC stand-in (written to the published API, proven with the AWS
+//! CLI as the client first) for role credentials that moto (IAM auth enforced) accepts; the
+//! refresh path, the expired path, eight parallel runs, and each error.
+
+mod support;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use support::{Moto, Out, Reply, Req, Sandbox, Stub, WHOAMI, json, rfc3339_in};
+
+const ACCOUNT: &str = "123456789012";
+
+/// Credentials of role "plain" as session "src" from moto, as GetRoleCredentials gives them.
+fn role_credentials(moto: &Moto) -> String {
+    let sb = Sandbox::new(moto);
+    let mut config = std::fs::read_to_string(&sb.config).unwrap();
+    config.push_str(&format!(
+        "\n[profile srcplain]\nrole_arn = {}\nsource_profile = smith\nrole_session_name = src\n",
+        moto.get("roles.plain")
+    ));
+    std::fs::write(&sb.config, config).unwrap();
+    let out = sb.run(&["env", "--format", "process", "srcplain"]);
+    out.ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let expiration = time::OffsetDateTime::parse(
+        v["Expiration"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    serde_json::json!({"roleCredentials": {
+        "accessKeyId": v["AccessKeyId"],
+        "secretAccessKey": v["SecretAccessKey"],
+        "sessionToken": v["SessionToken"],
+        "expiration": expiration.unix_timestamp() * 1000,
+    }})
+    .to_string()
+}
+
+/// The portal (GetRoleCredentials) and SSO OIDC (CreateToken) in one stand-in. `token` is
+/// the access token it accepts; a refresh-token grant with `refresh` issues a new one.
+struct Portal {
+    stub: Stub,
+    token: Arc<Mutex<String>>,
+}
+
+fn portal(creds: String, first_token: &str) -> Portal {
+    let token = Arc::new(Mutex::new(first_token.to_string()));
+    let current = token.clone();
+    let issued = Arc::new(Mutex::new(0));
+    let stub = Stub::start(move |req: &Req| {
+        if req.method == "GET" && req.path.starts_with("/federation/credentials?") {
+            if req.header("x-amz-sso_bearer_token") != Some(current.lock().unwrap().as_str()) {
+                return json(401, r#"{"message":"Session token not found or invalid"}"#);
+            }
+            let q = &req.path["/federation/credentials?".len()..];
+            let mut parts: Vec<&str> = q.split('&').collect();
+            parts.sort();
+            if parts
+                != [
+                    format!("account_id={ACCOUNT}").as_str(),
+                    "role_name=Deployer",
+                ]
+            {
+                return json(403, r#"{"message":"No access"}"#);
+            }
+            return json(200, &creds);
+        }
+        if req.method == "POST" && req.path == "/token" {
+            let Ok(body) = serde_json::from_str::<serde_json::Value>(&req.body) else {
+                return json(400, r#"{"error":"invalid_request"}"#);
+            };
+            let ok = body["grantType"] == "refresh_token"
+                && body["clientId"] == "client-1"
+                && body["clientSecret"] == "client-secret-1"
+                && body["refreshToken"] == "refresh-1";
+            if !ok {
+                return json(
+                    400,
+                    r#"{"error":"invalid_grant","error_description":"bad grant"}"#,
+                );
+            }
+            let mut n = issued.lock().unwrap();
+            *n += 1;
+            let new = format!("access-refreshed-{n}");
+            *current.lock().unwrap() = new.clone();
+            return json(
+                200,
+                &format!(
+                    r#"{{"accessToken":"{new}","expiresIn":28800,"tokenType":"Bearer","refreshToken":"refresh-2"}}"#
+                ),
+            );
+        }
+        Reply::Http(404, vec![], vec![])
+    });
+    Portal { stub, token }
+}
+
+fn sha1_hex(text: &str) -> String {
+    use sha1::Digest;
+    sha1::Sha1::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A sandbox with `[sso-session my-sso]`, profile `sso` (role Deployer), a role on top, the
+/// legacy form, and the stand-in as both endpoints.
+fn sso_sandbox(moto: &Moto, portal: &Portal) -> Sandbox {
+    let sb = Sandbox::new(moto)
+        .env("AWS_ENDPOINT_URL_SSO", &portal.stub.url)
+        .env("AWS_ENDPOINT_URL_SSO_OIDC", &portal.stub.url);
+    let mut config = std::fs::read_to_string(&sb.config).unwrap();
+    config.push_str(&format!(
+        "\n[sso-session my-sso]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n\
+         [profile sso]\nsso_session = my-sso\nsso_account_id = {ACCOUNT}\nsso_role_name = Deployer\nregion = us-east-1\n\
+         [profile sso-up]\nrole_arn = {on}\nsource_profile = sso\n\
+         [profile sso-legacy]\nsso_start_url = https://legacy.awsapps.com/start\nsso_region = us-east-1\nsso_account_id = {ACCOUNT}\nsso_role_name = Deployer\n\
+         [profile sso-nosection]\nsso_session = nowhere\nsso_account_id = {ACCOUNT}\nsso_role_name = Deployer\n\
+         [profile sso-otherrole]\nsso_session = my-sso\nsso_account_id = {ACCOUNT}\nsso_role_name = Auditor\n",
+        on = moto.get("roles.on-source"),
+    ));
+    std::fs::write(&sb.config, config).unwrap();
+    sb
+}
+
+/// Writes the AWS CLI's token cache file for `key` (session name or legacy start URL).
+fn write_token(sb: &Sandbox, key: &str, fields: serde_json::Value) -> PathBuf {
+    let dir = sb.home.join(".aws/sso/cache");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}.json", sha1_hex(key)));
+    std::fs::write(&path, fields.to_string()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+fn login(access: &str, expires_at: &str) -> serde_json::Value {
+    serde_json::json!({
+        "startUrl": "https://example.awsapps.com/start",
+        "region": "us-east-1",
+        "accessToken": access,
+        "expiresAt": expires_at,
+        "clientId": "client-1",
+        "clientSecret": "client-secret-1",
+        "registrationExpiresAt": rfc3339_in(30 * 86400),
+        "refreshToken": "refresh-1",
+    })
+}
+
+fn whoami(sb: &Sandbox, profile: &str) -> Out {
+    let mut args = vec!["exec", profile, "--"];
+    args.extend(WHOAMI);
+    sb.run(&args)
+}
+
+#[test]
+fn a_cli_login_gives_role_credentials_and_roles_chain_on_top() {
+    let moto = Moto::shared();
+    let portal = portal(role_credentials(moto), "access-1");
+    let sb = sso_sandbox(moto, &portal);
+    write_token(&sb, "my-sso", login("access-1", &rfc3339_in(3600)));
+
+    // The stand-in first, with the AWS CLI as the client of the same token cache.
+    let cli = std::process::Command::new("aws")
+        .args([
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            "sso",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ])
+        .env_clear()
+        .envs(sb.base_env())
+        .output()
+        .unwrap();
+    Out::of(&["aws --profile sso"], cli)
+        .ok()
+        .stdout_has("assumed-role/plain/src");
+    let gets = portal.stub.count("GET", "/federation/credentials");
+
+    whoami(&sb, "sso").ok().stdout_has("assumed-role/plain/src");
+    whoami(&sb, "sso-up")
+        .ok()
+        .stdout_has("assumed-role/on-source/");
+    assert_eq!(
+        portal.stub.count("GET", "/federation/credentials") - gets,
+        1,
+        "the role credentials are cached like a step"
+    );
+    let v = sb.run(&["exec", "-v", "--refresh", "sso", "--", "true"]);
+    v.ok()
+        .stderr_has(".aws/sso/cache/")
+        .stderr_has("sso-session my-sso")
+        .stderr_lacks("access-1");
+    sb.run(&["list"])
+        .ok()
+        .stdout_has("IAM Identity Center")
+        .stdout_has("login valid until");
+}
+
+#[test]
+fn eight_parallel_runs_refresh_once_and_fetch_once() {
+    let moto = Moto::shared();
+    let portal = portal(role_credentials(moto), "access-old");
+    let sb = sso_sandbox(moto, &portal);
+    // Five minutes left: inside the refresh window.
+    let path = write_token(&sb, "my-sso", login("access-old", &rfc3339_in(300)));
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            let mut args = vec!["exec", "sso", "--"];
+            args.extend(WHOAMI);
+            let mut c = sb.command(&args);
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        Out::of(&["exec sso"], child.wait_with_output().unwrap())
+            .ok()
+            .stdout_has("assumed-role/plain/src");
+    }
+    assert_eq!(portal.stub.count("POST", "/token"), 1, "one refresh");
+    assert_eq!(
+        portal.stub.count("GET", "/federation/credentials"),
+        1,
+        "one fetch"
+    );
+    // The CLI's file was rewritten in place: new token and expiry, its other fields kept,
+    // still 0600, and no temporary file left beside it.
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(file["accessToken"], portal.token.lock().unwrap().as_str());
+    assert_eq!(file["refreshToken"], "refresh-2");
+    assert_eq!(file["clientId"], "client-1");
+    assert_eq!(file["startUrl"], "https://example.awsapps.com/start");
+    let expires = time::OffsetDateTime::parse(
+        file["expiresAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(expires > time::OffsetDateTime::now_utc() + time::Duration::hours(7));
+    assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+    assert_eq!(support::names_in(path.parent().unwrap()).len(), 1);
+}
+
+#[test]
+fn an_expired_login_names_the_exact_login_command() {
+    let moto = Moto::shared();
+    let portal = portal(role_credentials(moto), "access-1");
+    let sb = sso_sandbox(moto, &portal);
+    let mut expired = login("access-1", &rfc3339_in(-60));
+    expired.as_object_mut().unwrap().remove("refreshToken");
+    write_token(&sb, "my-sso", expired);
+    let marker = sb.dir.path().join("ran");
+    sb.run(&["exec", "sso", "--", "touch", marker.to_str().unwrap()])
+        .code(125)
+        .one_error_line()
+        .stderr_has("login expired")
+        .stderr_has("run 'aws sso login --sso-session my-sso'")
+        .stderr_lacks("access-1");
+    assert!(!marker.exists());
+    // A refresh that the OIDC service refuses ends the same way.
+    let mut bad = login("access-1", &rfc3339_in(-60));
+    bad["refreshToken"] = "revoked".into();
+    write_token(&sb, "my-sso", bad);
+    sb.run(&["exec", "sso", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("CreateToken answered 400: bad grant")
+        .stderr_has("aws sso login --sso-session my-sso");
+    // The legacy form's file is named after the start URL, and so is its command.
+    sb.run(&["exec", "sso-legacy", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("no login found")
+        .stderr_has("run 'aws sso login --profile sso-legacy'");
+    write_token(
+        &sb,
+        "https://legacy.awsapps.com/start",
+        serde_json::json!({"startUrl": "https://legacy.awsapps.com/start", "region": "us-east-1",
+            "accessToken": "access-1", "expiresAt": "2099-01-01T00:00:00UTC"}),
+    );
+    whoami(&sb, "sso-legacy")
+        .ok()
+        .stdout_has("assumed-role/plain/src");
+}
+
+#[test]
+fn each_sso_error_is_specific() {
+    let moto = Moto::shared();
+    let portal = portal(role_credentials(moto), "access-1");
+    let sb = sso_sandbox(moto, &portal);
+    sb.run(&["exec", "sso-nosection", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("no [sso-session nowhere] section");
+    let path = write_token(&sb, "my-sso", login("access-1", &rfc3339_in(3600)));
+    // 403: the role is not this user's.
+    sb.run(&["exec", "sso-otherrole", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("refused role Auditor in account 123456789012 (403: No access)");
+    // 401: the portal no longer knows the token.
+    write_token(&sb, "my-sso", login("access-unknown", &rfc3339_in(3600)));
+    sb.run(&["exec", "sso", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("refused the login's token (401: Session token not found or invalid)")
+        .stderr_lacks("access-unknown");
+    std::fs::write(&path, "{ not json").unwrap();
+    sb.run(&["exec", "sso", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("is not a token cache file the AWS CLI wrote");
+    let no_region = Sandbox::new(moto);
+    let mut config = std::fs::read_to_string(&no_region.config).unwrap();
+    config.push_str("\n[sso-session s]\nsso_start_url = https://x/start\n[profile p]\nsso_session = s\nsso_account_id = 1\nsso_role_name = R\n");
+    std::fs::write(&no_region.config, config).unwrap();
+    no_region
+        .run(&["exec", "p", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("[sso-session s] has no sso_region");
+    if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+        write_token(&sb, "my-sso", login("access-1", &rfc3339_in(3600)));
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        sb.run(&["exec", "sso", "--", "true"])
+            .code(125)
+            .one_error_line()
+            .stderr_has("belongs to uid 65534");
+    }
+}
