@@ -15,8 +15,33 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::pipeline::{get_credentials, resolve};
 
-/// Runs a parsed command. Returns only when there is no child to exec into (or on error).
-pub fn run(cmd: Command, env: &Environ) -> Result<()> {
+/// Runs a parsed command. Returns only when there is no child to exec into (or on error), with
+/// the exit status: 0, or the child's under `exec --server`.
+pub fn run(cmd: Command, env: &Environ) -> Result<u8> {
+    let served = match cmd {
+        Command::Exec {
+            opts,
+            profile,
+            program,
+            args,
+        } if opts.server => {
+            let log = Log::new(opts.verbose);
+            let got = get_credentials(&opts, &profile, env, &log)?;
+            let program = program.unwrap_or_else(|| shell(env));
+            return crate::server::run(&opts, &profile, got, program, args, env, &log);
+        }
+        other => other,
+    };
+    run_plain(served, env).map(|()| 0)
+}
+
+fn shell(env: &Environ) -> OsString {
+    env.path("SHELL")
+        .map(OsString::from)
+        .unwrap_or_else(|| "/bin/sh".into())
+}
+
+fn run_plain(cmd: Command, env: &Environ) -> Result<()> {
     match cmd {
         Command::Help(sub) => print_out(&crate::cli::help(sub)),
         Command::Version => print_out(concat!("mfarole ", env!("CARGO_PKG_VERSION"), "\n")),
@@ -38,10 +63,7 @@ pub fn run(cmd: Command, env: &Environ) -> Result<()> {
             let program = match program {
                 Some(p) => p,
                 None => {
-                    let shell = env
-                        .path("SHELL")
-                        .map(OsString::from)
-                        .unwrap_or_else(|| "/bin/sh".into());
+                    let shell = shell(env);
                     if std::io::stderr().is_terminal() {
                         eprintln!(
                             "mfarole: starting {} with credentials for '{profile}'{}; exit to return",

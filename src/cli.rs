@@ -20,6 +20,8 @@ pub struct Options {
     pub no_session: bool,
     pub refresh: bool,
     pub verbose: bool,
+    /// `exec --server`: stay as the parent and serve refreshing credentials to COMMAND.
+    pub server: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +208,10 @@ fn parse_exec(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
         if shared_option(p, &arg, &mut opts)? {
             continue;
         }
+        if matches!(&arg, Owned::Long(l) if l == "server") {
+            opts.server = true;
+            continue;
+        }
         match arg {
             Owned::Value(v) if profile.is_none() => profile = Some(os_string(v)?),
             Owned::Value(program) => {
@@ -380,7 +386,7 @@ const HELP: &str = "\
 mfarole: run a command with temporary AWS credentials from STS, with MFA and roles, in one step
 
 Usage:
-  mfarole exec [OPTIONS] PROFILE [--] [COMMAND [ARGS...]]
+  mfarole exec [OPTIONS] [--server] PROFILE [--] [COMMAND [ARGS...]]
   mfarole env [OPTIONS] [--format FORMAT] PROFILE
   mfarole list [--names]
   mfarole clear [PROFILE]
@@ -408,7 +414,7 @@ Exit status: the command's own; 125 when mfarole fails; 126 when COMMAND cannot 
 const EXEC_HELP: &str = "\
 mfarole exec: run COMMAND with temporary credentials for PROFILE
 
-Usage: mfarole exec [OPTIONS] PROFILE [--] [COMMAND [ARGS...]]
+Usage: mfarole exec [OPTIONS] [--server] PROFILE [--] [COMMAND [ARGS...]]
 
 Everything after COMMAND is passed to it untouched. Without COMMAND, $SHELL (else /bin/sh)
 is started. The command gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
@@ -416,6 +422,8 @@ AWS_CREDENTIAL_EXPIRATION, AWS_REGION/AWS_DEFAULT_REGION and MFAROLE_PROFILE; AW
 stale credential variables are removed.
 
 Options:
+      --server          stay as COMMAND's parent and serve it credentials that are renewed
+                        for as long as it runs (a local container credentials endpoint)
 @SHARED@
 ";
 

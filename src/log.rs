@@ -18,6 +18,10 @@ impl Log {
     }
 
     /// A `--verbose` line: a decision or a request, never a secret.
+    pub fn is_verbose(&self) -> bool {
+        self.verbose
+    }
+
     pub fn verbose(&self, msg: fmt::Arguments) {
         if self.verbose {
             let _ = writeln!(std::io::stderr().lock(), "mfarole: {msg}");

@@ -21,6 +21,7 @@ mod mfa;
 mod output;
 mod pipeline;
 mod plan;
+mod server;
 mod source;
 mod sts;
 mod units;
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
     let env = environ::Environ::capture();
     let result = cli::parse(std::env::args_os().skip(1)).and_then(|cmd| app::run(cmd, &env));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("mfarole: {err}");
             ExitCode::from(err.code())

@@ -138,6 +138,19 @@ fn inherited(
 /// The heart of `exec` and `env`: credentials for `profile`, from the cache where fresh, else
 /// from STS, resuming the plan after its last fresh cached step.
 pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) -> Result<Got> {
+    get_credentials_fresh_for(opts, profile, env, log, None)
+}
+
+/// [`get_credentials`], where cached credentials count as fresh only if they stay valid for
+/// `margin` more (when that is longer than the usual margin): how `exec --server` renews well
+/// before the SDKs' own refresh windows.
+pub fn get_credentials_fresh_for(
+    opts: &Options,
+    profile: &str,
+    env: &Environ,
+    log: &Log,
+    margin: Option<std::time::Duration>,
+) -> Result<Got> {
     let started = SystemTime::now();
     if env
         .get(crate::source::RUNNING)
@@ -149,7 +162,10 @@ pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) 
         ));
     }
     let nesting = check_nesting(profile, env)?;
-    let settings = cache::Settings::from_env(env)?;
+    let mut settings = cache::Settings::from_env(env)?;
+    if let Some(m) = margin {
+        settings.margin = settings.margin.max(m);
+    }
     if let Some(credentials) = inherited(opts, profile, env, settings.margin) {
         log.verbose(format_args!(
             "inside an mfarole environment for '{profile}' whose credentials are fresh: using them"

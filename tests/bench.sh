@@ -108,6 +108,23 @@ hyperfine -N --warmup 3 --min-runs 30 --export-json "$work/uncached.json" \
 hyperfine --warmup 1 --min-runs 10 --export-json "$work/cli.json" \
   -n 'aws CLI: get-session-token + assume-role (seed flow)' "$work/seed-flow.sh"
 
+# exec --server: the endpoint's answer latency (1,000 GETs by the child, each on a new
+# connection, as SDKs make them), and the added cost over plain exec for a short command.
+cat >"$work/latency.py" <<'PY'
+import os, statistics, time, urllib.request
+url, token = os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"], os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+times = []
+for _ in range(1000):
+    t0 = time.perf_counter_ns()
+    urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": token})).read()
+    times.append((time.perf_counter_ns() - t0) / 1e6)
+print(f"{statistics.median(times):.3f}")
+PY
+"$bin" exec --server admin -- python3 "$work/latency.py" >"$work/latency.txt"
+python3 "$work/interleave.py" 300 "$work/server.json" \
+  "mfarole exec admin -- true=$bin exec admin -- $truebin" \
+  "mfarole exec --server admin -- true=$bin exec --server admin -- $truebin"
+
 python3 - "$work" "$bin" "$truebin" "$static" <<'EOF'
 import json, resource, statistics, subprocess, sys, os
 work, binary, truebin, static = sys.argv[1:5]
@@ -142,4 +159,8 @@ for p in peers:
     print(f"{p['command'][:55]:55} {m:9.2f}ms  mfarole cached is {m / cached:.0f}x faster")
 print(f"peak RSS (max of 5): cached exec {rss} KiB (static {rss_static} KiB), uncached {rss_uncached} KiB, true alone {rss_true} KiB")
 print(f"binary: dynamic {os.path.getsize(binary)} bytes, static {os.path.getsize(static)} bytes")
+srv = json.load(open(f"{work}/server.json"))
+plain, served = srv["mfarole exec admin -- true"], srv["mfarole exec --server admin -- true"]
+print(f"exec --server: endpoint answer median {open(f'{work}/latency.txt').read().strip()} ms over 1000 GETs (python urllib client, new connection each); "
+      f"short command {served:.3f} ms vs plain exec {plain:.3f} ms (+{served - plain:.3f} ms)")
 EOF
