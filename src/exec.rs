@@ -42,29 +42,46 @@ pub fn child_env(
     profile: &str,
     nesting: &str,
 ) -> ChildEnv {
+    let set: Vec<(&str, String)> = credential_vars(creds);
+    ChildEnv {
+        vars: with_context(base, &[], set, region, profile, nesting),
+    }
+}
+
+/// `base` minus [`REMOVED`] and `also_removed`, then `set`, the region and mfarole's own
+/// variables: what every child of mfarole gets, however its credentials reach it.
+pub fn with_context(
+    base: &Environ,
+    also_removed: &[&str],
+    set: Vec<(&str, String)>,
+    region: Option<&str>,
+    profile: &str,
+    nesting: &str,
+) -> Vec<(OsString, OsString)> {
     let mut vars: Vec<(OsString, OsString)> = base
         .vars()
         .iter()
         .filter(|(k, _)| {
             let k = k.to_str().unwrap_or("");
             !REMOVED.contains(&k)
+                && !also_removed.contains(&k)
                 && !(region.is_some() && (k == "AWS_REGION" || k == "AWS_DEFAULT_REGION"))
                 && k != "MFAROLE_PROFILE"
                 && k != "MFAROLE_NESTING"
         })
         .cloned()
         .collect();
-    let mut set = |k: &str, v: &str| vars.push((k.into(), v.into()));
-    for (k, v) in credential_vars(creds) {
-        set(k, &v);
+    let mut put = |k: &str, v: &str| vars.push((k.into(), v.into()));
+    for (k, v) in &set {
+        put(k, v);
     }
     if let Some(region) = region {
-        set("AWS_REGION", region);
-        set("AWS_DEFAULT_REGION", region);
+        put("AWS_REGION", region);
+        put("AWS_DEFAULT_REGION", region);
     }
-    set("MFAROLE_PROFILE", profile);
-    set("MFAROLE_NESTING", nesting);
-    ChildEnv { vars }
+    put("MFAROLE_PROFILE", profile);
+    put("MFAROLE_NESTING", nesting);
+    vars
 }
 
 /// The credential variables, in the order the AWS tools document them.

@@ -280,13 +280,7 @@ fn runs_waiting_on_a_failed_holder_fail_at_once_with_its_message() {
     });
     let sb = keys_profile(&fake, "");
     let started = Instant::now();
-    let children: Vec<_> = (0..8)
-        .map(|_| sb.command(&["exec", "k", "--", "true"]).output_async())
-        .collect();
-    let outs: Vec<support::Out> = children
-        .into_iter()
-        .map(|c| support::Out::of(&["exec k"], c.wait_with_output().unwrap()))
-        .collect();
+    let outs = support::parallel(&sb, 8, &["exec", "k", "--", "true"]);
     let took = started.elapsed();
     for out in &outs {
         out.code(125).one_error_line().stderr_has("InternalFailure");
@@ -328,17 +322,4 @@ fn rustix_is_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
         .unwrap_or(false)
-}
-
-trait SpawnOutput {
-    fn output_async(self) -> std::process::Child;
-}
-
-impl SpawnOutput for std::process::Command {
-    fn output_async(mut self) -> std::process::Child {
-        self.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
 }

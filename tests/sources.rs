@@ -338,20 +338,10 @@ fn container_credentials_with_a_rotated_token_file_and_one_fetch_for_eight_runs(
             moto.get("roles.on-source")
         ),
     );
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            let mut args = vec!["exec", "ecs", "--"];
-            args.extend(WHOAMI);
-            let mut c = sb.command(&args);
-            c.stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            c.spawn().unwrap()
-        })
-        .collect();
-    for child in children {
-        Out::of(&["exec ecs"], child.wait_with_output().unwrap())
-            .ok()
-            .stdout_has("assumed-role/on-source/");
+    let mut args = vec!["exec", "ecs", "--"];
+    args.extend(WHOAMI);
+    for out in support::parallel(&sb, 8, &args) {
+        out.ok().stdout_has("assumed-role/on-source/");
     }
     assert_eq!(
         stub.count("GET", "/v2/credentials/task") - served,
@@ -534,20 +524,10 @@ fn instance_metadata_by_imdsv2_with_one_fetch_for_eight_runs() {
         "GET",
         "/latest/meta-data/iam/security-credentials/instance-role",
     );
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            let mut args = vec!["exec", "ec2", "--"];
-            args.extend(WHOAMI);
-            let mut c = sb.command(&args);
-            c.stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            c.spawn().unwrap()
-        })
-        .collect();
-    for child in children {
-        Out::of(&["exec ec2"], child.wait_with_output().unwrap())
-            .ok()
-            .stdout_has("assumed-role/on-source/");
+    let mut args = vec!["exec", "ec2", "--"];
+    args.extend(WHOAMI);
+    for out in support::parallel(&sb, 8, &args) {
+        out.ok().stdout_has("assumed-role/on-source/");
     }
     assert_eq!(
         stub.count(

@@ -209,20 +209,10 @@ fn eight_parallel_runs_refresh_once_and_fetch_once() {
     let sb = sso_sandbox(moto, &portal);
     // Five minutes left: inside the refresh window.
     let path = write_token(&sb, "my-sso", login("access-old", &rfc3339_in(300)));
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            let mut args = vec!["exec", "sso", "--"];
-            args.extend(WHOAMI);
-            let mut c = sb.command(&args);
-            c.stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            c.spawn().unwrap()
-        })
-        .collect();
-    for child in children {
-        Out::of(&["exec sso"], child.wait_with_output().unwrap())
-            .ok()
-            .stdout_has("assumed-role/plain/src");
+    let mut args = vec!["exec", "sso", "--"];
+    args.extend(WHOAMI);
+    for out in support::parallel(&sb, 8, &args) {
+        out.ok().stdout_has("assumed-role/plain/src");
     }
     assert_eq!(portal.stub.count("POST", "/token"), 1, "one refresh");
     assert_eq!(

@@ -256,39 +256,30 @@ fn child_vars(
     token: &str,
     private: &PrivateDir,
 ) -> Vec<(OsString, OsString)> {
-    let region = got.region.as_deref();
-    let mut vars: Vec<(OsString, OsString)> = env
-        .vars()
-        .iter()
-        .filter(|(k, _)| {
-            let k = k.to_str().unwrap_or("");
-            !crate::exec::REMOVED.contains(&k)
-                && !SHADOWING.contains(&k)
-                && !(region.is_some() && (k == "AWS_REGION" || k == "AWS_DEFAULT_REGION"))
-                && k != "MFAROLE_PROFILE"
-                && k != "MFAROLE_NESTING"
-        })
-        .cloned()
-        .collect();
-    let mut set = |k: &str, v: &str| vars.push((k.into(), v.into()));
-    set("AWS_CONTAINER_CREDENTIALS_FULL_URI", url);
-    set("AWS_CONTAINER_AUTHORIZATION_TOKEN", token);
-    set(
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-        &private.token_file.to_string_lossy(),
-    );
-    set("AWS_CONFIG_FILE", &private.config.to_string_lossy());
-    set(
-        "AWS_SHARED_CREDENTIALS_FILE",
-        &private.credentials.to_string_lossy(),
-    );
-    if let Some(r) = region {
-        set("AWS_REGION", r);
-        set("AWS_DEFAULT_REGION", r);
-    }
-    set("MFAROLE_PROFILE", profile);
-    set("MFAROLE_NESTING", &got.nesting);
-    vars
+    let set = vec![
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.to_string()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.to_string()),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            private.token_file.to_string_lossy().into_owned(),
+        ),
+        (
+            "AWS_CONFIG_FILE",
+            private.config.to_string_lossy().into_owned(),
+        ),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            private.credentials.to_string_lossy().into_owned(),
+        ),
+    ];
+    crate::exec::with_context(
+        env,
+        SHADOWING,
+        set,
+        got.region.as_deref(),
+        profile,
+        &got.nesting,
+    )
 }
 
 /// A directory of mode 0700 under the temporary directory, holding the token file and the

@@ -560,94 +560,20 @@ pub struct FakeSts {
 
 impl FakeSts {
     pub fn start(answer: impl Fn(usize, &str) -> Reply + Send + Sync + 'static) -> FakeSts {
-        use std::io::Read;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!(
-            "http://127.0.0.1:{}/",
-            listener.local_addr().unwrap().port()
-        );
         let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
-        let answer = std::sync::Arc::new(answer);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let seen = seen.clone();
-                let answer = answer.clone();
-                std::thread::spawn(move || {
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-                    // Read headers, then Content-Length bytes.
-                    let mut buf = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !buf.ends_with(b"\r\n\r\n") {
-                        match stream.read(&mut byte) {
-                            Ok(1) => buf.push(byte[0]),
-                            _ => return,
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&buf).to_string();
-                    let len = head
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    let mut body = vec![0u8; len];
-                    if stream.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let body = String::from_utf8_lossy(&body).to_string();
-                    let n = {
-                        let mut seen = seen.lock().unwrap();
-                        seen.push(body.clone());
-                        seen.len()
-                    };
-                    match answer(n, &body) {
-                        Reply::Http(status, headers, body) => {
-                            let mut out = format!(
-                                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                                body.len()
-                            );
-                            for (k, v) in headers {
-                                out.push_str(&format!("{k}: {v}\r\n"));
-                            }
-                            out.push_str("\r\n");
-                            let _ = stream.write_all(out.as_bytes());
-                            let _ = stream.write_all(&body);
-                        }
-                        Reply::Silence => std::thread::sleep(Duration::from_secs(60)),
-                        Reply::Truncated(status, part) => {
-                            let _ = stream.write_all(
-                                format!(
-                                    "HTTP/1.1 {status} X\r\nContent-Length: 100000\r\n\r\n{part}"
-                                )
-                                .as_bytes(),
-                            );
-                            let _ = stream.flush();
-                            drop(stream);
-                        }
-                        Reply::Endless => {
-                            let _ = stream.write_all(
-                                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-                            );
-                            let start = Instant::now();
-                            while start.elapsed() < Duration::from_secs(60) {
-                                if stream.write_all(b"400\r\n").is_err()
-                                    || stream.write_all(&[b'<'; 0x400]).is_err()
-                                    || stream.write_all(b"\r\n").is_err()
-                                {
-                                    return;
-                                }
-                                std::thread::sleep(Duration::from_millis(10));
-                            }
-                        }
-                    }
-                });
-            }
+        let stub = Stub::start(move |req: &Req| {
+            let n = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(req.body.clone());
+                seen.len()
+            };
+            answer(n, &req.body)
         });
-        FakeSts { url, requests }
+        FakeSts {
+            url: format!("{}/", stub.url),
+            requests,
+        }
     }
 
     pub fn count(&self) -> usize {
@@ -854,8 +780,23 @@ impl Stub {
                                 )
                                 .as_bytes(),
                             );
+                            let _ = stream.flush();
                         }
-                        Reply::Endless => {}
+                        Reply::Endless => {
+                            let _ = stream.write_all(
+                                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                            );
+                            let start = Instant::now();
+                            while start.elapsed() < Duration::from_secs(60) {
+                                if stream.write_all(b"400\r\n").is_err()
+                                    || stream.write_all(&[b'<'; 0x400]).is_err()
+                                    || stream.write_all(b"\r\n").is_err()
+                                {
+                                    return;
+                                }
+                                std::thread::sleep(Duration::from_millis(10));
+                            }
+                        }
                     }
                 });
             }
@@ -884,4 +825,19 @@ pub fn json(status: u16, body: &str) -> Reply {
         vec![("Content-Type".into(), "application/json".into())],
         body.as_bytes().to_vec(),
     )
+}
+
+/// Runs mfarole with `args` `n` times at once (as `make -jN` would) and returns every run.
+pub fn parallel(sb: &Sandbox, n: usize, args: &[&str]) -> Vec<Out> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            let mut c = sb.command(args);
+            c.stdout(Stdio::piped()).stderr(Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| Out::of(args, c.wait_with_output().unwrap()))
+        .collect()
 }
