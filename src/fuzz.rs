@@ -1,5 +1,6 @@
 //! Mutation fuzzing of everything that reads untrusted bytes: the INI parser and profile
-//! resolution, the STS XML parsers, the cache entry parser and the text cleaner.
+//! resolution, the STS XML parsers, the cache entry parser, the JSON credential answers of
+//! processes and endpoints, and the text cleaner.
 //!
 //! It runs as a unit test (so it reaches private functions of a binary crate) and in CI, with
 //! `MFAROLE_FUZZ_ITERS` mutations per target (default 2000; `MFAROLE_FUZZ_ITERS=200000 cargo
@@ -58,6 +59,12 @@ const TOKENS: &[&[u8]] = &[
     b"<Error>",
     b"<Errors>",
     b"\xff",
+    b"{",
+    b"}",
+    b"\"",
+    b"\":\"",
+    b"\\u0000",
+    b"\"Expiration\":",
     b"\x00",
     b"\x1b[2J",
     b"expiration ",
@@ -215,6 +222,28 @@ fn fuzz_cache_entries() {
             let again =
                 crate::cache::format_entry(key, &issued).expect("a parsed entry can be stored");
             assert_eq!(crate::cache::parse_entry(&again, key).unwrap(), issued);
+        }
+    });
+}
+
+#[test]
+fn fuzz_credential_json() {
+    // The answers of credential_process, the container endpoint and instance metadata.
+    fuzz("json", |data| {
+        let now = time::macros::datetime!(2026-11-25 12:00:00 UTC);
+        match crate::source::parse_credentials(data, now) {
+            Ok(c) => {
+                assert!(!c.access_key_id.is_empty() && !c.secret_access_key.is_empty());
+                assert!(c.bad_part().is_none());
+                assert!(c.expiration.is_none_or(|e| e > now));
+            }
+            Err(why) => {
+                // An error never quotes the answer: no secret of the seeds reaches it.
+                for secret in ["secretvalue", "tokenvalue"] {
+                    assert!(!why.contains(secret), "{why}");
+                }
+                assert!(!why.chars().any(char::is_control), "{why:?}");
+            }
         }
     });
 }

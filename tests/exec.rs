@@ -336,7 +336,10 @@ fn help_and_version() {
     sb.run(&["--help"])
         .ok()
         .stdout_has("mfarole exec [OPTIONS] [--server] PROFILE [--] [COMMAND [ARGS...]]");
-    sb.run(&["exec", "-h"]).ok().stdout_has("--no-session").stdout_has("--server");
+    sb.run(&["exec", "-h"])
+        .ok()
+        .stdout_has("--no-session")
+        .stdout_has("--server");
     let out = sb.run(&["-V"]);
     out.ok()
         .stdout_has(concat!("mfarole ", env!("CARGO_PKG_VERSION")));

@@ -74,7 +74,10 @@ struct JsonCredentials {
 }
 
 /// Parses an answer into credentials; `Err` says what is wrong without quoting the body.
-fn parse_credentials(body: &[u8], now: OffsetDateTime) -> std::result::Result<Credentials, String> {
+pub(crate) fn parse_credentials(
+    body: &[u8],
+    now: OffsetDateTime,
+) -> std::result::Result<Credentials, String> {
     let json: JsonCredentials = serde_json::from_slice(body)
         .map_err(|e| format!("gave no JSON credentials ({})", json_error(&e)))?;
     if let Some(code) = json.code.as_deref()
