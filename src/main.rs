@@ -6,6 +6,7 @@
 
 mod app;
 mod cache;
+mod child;
 mod cli;
 mod config;
 mod creds;

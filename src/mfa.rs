@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex};
 
@@ -236,33 +236,19 @@ fn run_process(cmd: &str, profile: &str, timeout: Duration) -> Result<Code> {
         let _ = (&mut stdout).take(4096).read_to_end(&mut out);
         out
     });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                if tty.is_none()
-                    && let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32)
-                {
-                    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-                }
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(fail(format!(
-                    "gave no code within {}s (MFAROLE_MFA_PROCESS_TIMEOUT)",
-                    timeout.as_secs()
-                )));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(fail(format!("failed: {}", crate::error::io_text(&e)))),
+    let status = match crate::child::wait_bounded(&mut child, timeout, tty.is_none()) {
+        Ok(crate::child::Waited::Exited(status)) => status,
+        Ok(crate::child::Waited::TimedOut) => {
+            return Err(fail(format!(
+                "gave no code within {}s (MFAROLE_MFA_PROCESS_TIMEOUT)",
+                timeout.as_secs()
+            )));
         }
+        Err(e) => return Err(fail(format!("failed: {}", crate::error::io_text(&e)))),
     };
     let out = reader.join().unwrap_or_default();
     if !status.success() {
-        let how = match status.code() {
-            Some(c) => format!("exited with status {c}"),
-            None => "was killed by a signal".to_string(),
-        };
+        let how = crate::child::how_it_ended(status);
         return Err(fail(format!("{how}; run it by hand to see why")));
     }
     let text = String::from_utf8_lossy(&out);
@@ -341,7 +327,7 @@ mod tests {
             .to_string();
         assert!(e.contains("printed 18 bytes, not a 6-digit code"), "{e}");
         assert!(!e.contains("secret"));
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let e = run_process("sleep 5; echo 123456", "p", Duration::from_millis(300))
             .unwrap_err()
             .to_string();

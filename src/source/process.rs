@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
@@ -61,32 +61,20 @@ pub fn run(
         let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut v);
         v
     });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-                    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-                }
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(fail(format!(
-                    "gave no answer within {}s (MFAROLE_MFA_PROCESS_TIMEOUT)",
-                    timeout.as_secs()
-                )));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(fail(format!("failed: {}", crate::error::io_text(&e)))),
+    let status = match crate::child::wait_bounded(&mut child, timeout, true) {
+        Ok(crate::child::Waited::Exited(status)) => status,
+        Ok(crate::child::Waited::TimedOut) => {
+            return Err(fail(format!(
+                "gave no answer within {}s (MFAROLE_MFA_PROCESS_TIMEOUT)",
+                timeout.as_secs()
+            )));
         }
+        Err(e) => return Err(fail(format!("failed: {}", crate::error::io_text(&e)))),
     };
     let out = out.join().unwrap_or_default();
     let err = err.join().unwrap_or_default();
     if !status.success() {
-        let how = match status.code() {
-            Some(c) => format!("exited with status {c}"),
-            None => "was killed by a signal".to_string(),
-        };
+        let how = crate::child::how_it_ended(status);
         let first = String::from_utf8_lossy(&err)
             .lines()
             .map(str::trim)
