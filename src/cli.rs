@@ -405,7 +405,12 @@ Options of exec and env:
 @SHARED@
 
 Other options:
+      --server          exec only: stay as COMMAND's parent and serve it renewed credentials
   -V, --version         print the version
+
+First credentials come from keys, credential_process, credential_source (Environment,
+EcsContainer, Ec2InstanceMetadata), web_identity_token_file, or an `aws sso login`
+(sso_session); roles chain on top of any of them.
 
 Exit status: the command's own; 125 when mfarole fails; 126 when COMMAND cannot run;
 127 when it is not found; 130 on Ctrl-C at the prompt. See mfarole(1).
