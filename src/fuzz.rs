@@ -167,83 +167,31 @@ fn fuzz(target: &str, check: impl Fn(&[u8])) {
 
 #[test]
 fn fuzz_ini_and_profiles() {
-    fuzz("ini", |data| {
-        let text = String::from_utf8_lossy(data);
-        if let Ok(sections) = crate::ini::parse(&text) {
-            for s in &sections {
-                assert!(!s.name.is_empty());
-                for e in &s.entries {
-                    assert!(!e.key.is_empty());
-                    assert_eq!(e.key, e.key.to_ascii_lowercase());
-                }
-            }
-        }
-        let p = Path::new("f");
-        if let Ok(config) = crate::config::Config::parse(Some((&text, p)), Some((&text, p))) {
-            let env = crate::environ::Environ::default();
-            for name in config.names() {
-                if let Ok(chain) = config.resolve(&name, &env) {
-                    let _ = crate::plan::plan(&chain, &crate::plan::Options::default(), "e", "n");
-                }
-            }
-        }
-    });
+    fuzz("ini", crate::fuzz_targets::ini);
 }
 
 #[test]
 fn fuzz_sts_xml() {
-    fuzz("xml", |data| {
-        let text = String::from_utf8_lossy(data);
-        if let Ok(issued) = crate::sts::xml::parse_success(&text) {
-            let c = issued.credentials;
-            for v in [
-                &c.access_key_id,
-                &c.secret_access_key,
-                c.session_token.as_ref().unwrap(),
-            ] {
-                assert!(!v.is_empty() && !v.chars().any(char::is_control));
-            }
-        }
-        if let Some(e) = crate::sts::xml::parse_error(&text) {
-            assert!(!e.code.is_empty());
-            let shown = crate::error::clean(&e.message, 300);
-            assert!(!shown.chars().any(char::is_control));
-        }
-    });
+    fuzz("xml", crate::fuzz_targets::xml);
 }
 
 #[test]
 fn fuzz_cache_entries() {
-    fuzz("cache", |data| {
-        let text = String::from_utf8_lossy(data);
-        let key = "v1 gst src=AKIA mfa=arn:aws:iam::1:mfa/j dur=- ep=https://sts.amazonaws.com/ us-east-1";
-        if let Ok(issued) = crate::cache::parse_entry(&text, key) {
-            // Whatever parsed must write back and parse to the same thing.
-            let again =
-                crate::cache::format_entry(key, &issued).expect("a parsed entry can be stored");
-            assert_eq!(crate::cache::parse_entry(&again, key).unwrap(), issued);
-        }
-    });
+    fuzz("cache", crate::fuzz_targets::cache);
 }
 
 #[test]
 fn fuzz_credential_json() {
     // The answers of credential_process, the container endpoint and instance metadata.
-    fuzz("json", |data| {
-        let now = time::macros::datetime!(2026-11-25 12:00:00 UTC);
-        match crate::source::parse_credentials(data, now) {
-            Ok(c) => {
-                assert!(!c.access_key_id.is_empty() && !c.secret_access_key.is_empty());
-                assert!(c.bad_part().is_none());
-                assert!(c.expiration.is_none_or(|e| e > now));
-            }
-            Err(why) => {
-                // An error never quotes the answer: no secret of the seeds reaches it.
-                for secret in ["secretvalue", "tokenvalue"] {
-                    assert!(!why.contains(secret), "{why}");
-                }
-                assert!(!why.chars().any(char::is_control), "{why:?}");
-            }
-        }
-    });
+    fuzz("json", crate::fuzz_targets::json);
+}
+
+#[test]
+fn fuzz_sso_token_files() {
+    fuzz("sso", crate::fuzz_targets::sso_token);
+}
+
+#[test]
+fn fuzz_endpoint_requests() {
+    fuzz("http", crate::fuzz_targets::endpoint_request);
 }

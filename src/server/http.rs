@@ -87,10 +87,37 @@ fn handle(
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.set_write_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new((&stream).take(16 * 1024));
+    let r = parse_request(&mut reader)?;
+    let answer = decide(
+        &r.method,
+        &r.target,
+        r.host.as_deref(),
+        r.authorization.as_deref(),
+        path,
+        token,
+        port,
+        state,
+    );
+    respond(&stream, answer)
+}
+
+/// What the endpoint reads of a request.
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) target: String,
+    pub(crate) host: Option<String>,
+    pub(crate) authorization: Option<String>,
+}
+
+/// Reads the request line and headers (the body, if any, is never read).
+pub(crate) fn parse_request(reader: &mut impl BufRead) -> std::io::Result<Request> {
     let mut first = String::new();
     reader.read_line(&mut first)?;
     let mut parts = first.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (method, target) = (
+        parts.next().unwrap_or("").to_string(),
+        parts.next().unwrap_or("").to_string(),
+    );
     let mut host = None;
     let mut authorization = None;
     loop {
@@ -110,20 +137,15 @@ fn handle(
             }
         }
     }
-    let answer = decide(
+    Ok(Request {
         method,
         target,
-        host.as_deref(),
-        authorization.as_deref(),
-        path,
-        token,
-        port,
-        state,
-    );
-    respond(&stream, answer)
+        host,
+        authorization,
+    })
 }
 
-type Answer = (u16, &'static str, String);
+pub(crate) type Answer = (u16, &'static str, String);
 
 fn error(status: u16, reason: &'static str, code: &str, message: &str) -> Answer {
     (
@@ -138,7 +160,7 @@ fn error(status: u16, reason: &'static str, code: &str, message: &str) -> Answer
 }
 
 #[allow(clippy::too_many_arguments)]
-fn decide(
+pub(crate) fn decide(
     method: &str,
     target: &str,
     host: Option<&str>,

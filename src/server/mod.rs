@@ -17,7 +17,7 @@
 //! process group), so they are not passed twice. Ctrl-Z stops both; `fg` continues both.
 //! mfarole exits with the child's status, 128+N when it was killed by signal N.
 
-mod http;
+pub(crate) mod http;
 
 use std::ffi::OsString;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};

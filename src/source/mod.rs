@@ -8,7 +8,7 @@
 mod container;
 mod imds;
 mod process;
-mod sso;
+pub(crate) mod sso;
 
 use std::time::Duration;
 

@@ -94,9 +94,9 @@ pub fn login_status(sso: &Sso, now: OffsetDateTime) -> String {
 
 /// The parts of the AWS CLI's token cache file that matter; the whole file is kept as JSON
 /// so that a rewrite keeps every field the CLI wrote.
-struct Token {
-    access_token: String,
-    expires_at: OffsetDateTime,
+pub(crate) struct Token {
+    pub(crate) access_token: String,
+    pub(crate) expires_at: OffsetDateTime,
     json: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -130,7 +130,12 @@ fn read_token(path: &Path) -> std::result::Result<Token, String> {
         .take(256 * 1024)
         .read_to_end(&mut text)
         .map_err(|e| format!("cannot read {shown}: {}", crate::error::io_text(&e)))?;
-    let json: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&text)
+    parse_token(&text, &shown.to_string())
+}
+
+/// The token file's contents, as the AWS CLI writes them; `shown` names the file in errors.
+pub(crate) fn parse_token(text: &[u8], shown: &str) -> std::result::Result<Token, String> {
+    let json: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(text)
         .map_err(|_| format!("{shown} is not a token cache file the AWS CLI wrote"))?;
     let access_token = json
         .get("accessToken")

@@ -1,0 +1,135 @@
+//! The properties every parser of untrusted input must keep, one function a target, each
+//! taking raw bytes and panicking when a property breaks. Used by the mutation loop in the
+//! unit tests (`src/fuzz.rs`) and by the coverage-guided harness (`tests/afl/`), so both check
+//! the same things.
+
+use std::path::Path;
+
+/// INI and profile resolution: whatever parses resolves and plans without a panic, keys lower-case.
+pub fn ini(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(sections) = crate::ini::parse(&text) {
+        for s in &sections {
+            assert!(!s.name.is_empty());
+            for e in &s.entries {
+                assert!(!e.key.is_empty());
+                assert_eq!(e.key, e.key.to_ascii_lowercase());
+            }
+        }
+    }
+    let p = Path::new("f");
+    if let Ok(config) = crate::config::Config::parse(Some((&text, p)), Some((&text, p))) {
+        let env = crate::environ::Environ::default();
+        for name in config.names() {
+            if let Ok(chain) = config.resolve(&name, &env) {
+                let _ = crate::plan::plan(&chain, &crate::plan::Options::default(), "e", "n");
+            }
+        }
+    }
+}
+
+/// STS answers: parsed credentials are printable; shown error text has no control characters.
+pub fn xml(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(issued) = crate::sts::xml::parse_success(&text) {
+        let c = issued.credentials;
+        for v in [
+            &c.access_key_id,
+            &c.secret_access_key,
+            c.session_token.as_ref().unwrap(),
+        ] {
+            assert!(!v.is_empty() && !v.chars().any(char::is_control));
+        }
+    }
+    if let Some(e) = crate::sts::xml::parse_error(&text) {
+        assert!(!e.code.is_empty());
+        let shown = crate::error::clean(&e.message, 300);
+        assert!(!shown.chars().any(char::is_control));
+    }
+}
+
+/// Cache entries: whatever parses writes back and parses to the same entry.
+pub fn cache(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let key =
+        "v1 gst src=AKIA mfa=arn:aws:iam::1:mfa/j dur=- ep=https://sts.amazonaws.com/ us-east-1";
+    if let Ok(issued) = crate::cache::parse_entry(&text, key) {
+        // Whatever parsed must write back and parse to the same thing.
+        let again = crate::cache::format_entry(key, &issued).expect("a parsed entry can be stored");
+        assert_eq!(crate::cache::parse_entry(&again, key).unwrap(), issued);
+    }
+}
+
+/// The JSON credential answers of processes and endpoints: an error never quotes the answer.
+pub fn json(data: &[u8]) {
+    let now = time::macros::datetime!(2026-11-25 12:00:00 UTC);
+    match crate::source::parse_credentials(data, now) {
+        Ok(c) => {
+            assert!(!c.access_key_id.is_empty() && !c.secret_access_key.is_empty());
+            assert!(c.bad_part().is_none());
+            assert!(c.expiration.is_none_or(|e| e > now));
+        }
+        Err(why) => {
+            // An error never quotes the answer: no secret of the seeds reaches it.
+            for secret in ["secretvalue", "tokenvalue"] {
+                assert!(!why.contains(secret), "{why}");
+            }
+            assert!(!why.chars().any(char::is_control), "{why:?}");
+        }
+    }
+}
+
+/// The AWS CLI's SSO token cache file: a parsed token is usable in a header; an error never
+/// quotes the token.
+pub fn sso_token(data: &[u8]) {
+    match crate::source::sso::parse_token(data, "f") {
+        Ok(t) => assert!(!t.access_token.is_empty() && !t.access_token.contains(['\r', '\n'])),
+        Err(why) => {
+            assert!(!why.contains("seedaccesstoken"), "{why}");
+            assert!(!why.chars().any(char::is_control), "{why:?}");
+        }
+    }
+}
+
+/// A request to the `exec --server` endpoint: credentials go out only for a GET of the exact
+/// path with the exact token and a loopback Host, and nothing else ever carries them.
+pub fn endpoint_request(data: &[u8]) {
+    use crate::server::http::{State, decide, parse_request};
+    let state = std::sync::Mutex::new(State {
+        credentials: Some(crate::creds::Credentials {
+            access_key_id: "ASIASERVED".into(),
+            secret_access_key: "servedsecret".into(),
+            session_token: Some("servedtoken".into()),
+            expiration: Some(time::OffsetDateTime::now_utc() + time::Duration::hours(1)),
+        }),
+        problem: None,
+    });
+    let Ok(r) = parse_request(&mut std::io::BufReader::new(data)) else {
+        return;
+    };
+    let (status, _, body) = decide(
+        &r.method,
+        &r.target,
+        r.host.as_deref(),
+        r.authorization.as_deref(),
+        "/mfarole/path",
+        "tok3n",
+        8080,
+        &state,
+    );
+    let allowed = r.method == "GET"
+        && r.target == "/mfarole/path"
+        && r.authorization.as_deref() == Some("tok3n")
+        && r.host.as_deref().is_some_and(|h| {
+            let name = h.strip_suffix(":8080").unwrap_or(h);
+            name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost")
+        });
+    assert_eq!(
+        status == 200,
+        allowed,
+        "{status} for {:?} {:?}",
+        r.target,
+        r.host
+    );
+    assert_eq!(body.contains("servedsecret"), allowed);
+}
