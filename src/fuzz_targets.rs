@@ -5,24 +5,54 @@
 
 use std::path::Path;
 
-/// INI and profile resolution: whatever parses resolves and plans without a panic, keys lower-case.
+/// INI and profile resolution: what parses renders back to text that parses to the same
+/// sections; every error (syntax, resolution, planning) is one clean line; whatever resolves
+/// plans without a panic.
 pub fn ini(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     if let Ok(sections) = crate::ini::parse(&text) {
+        let mut rendered = String::new();
         for s in &sections {
             assert!(!s.name.is_empty());
+            rendered.push_str(&format!("[{}]\n", s.name));
             for e in &s.entries {
                 assert!(!e.key.is_empty());
                 assert_eq!(e.key, e.key.to_ascii_lowercase());
+                // A value with line breaks came from continuation lines: render it so.
+                rendered.push_str(&format!("{} = {}\n", e.key, e.value.replace('\n', "\n  ")));
             }
         }
+        let again = crate::ini::parse(&rendered).expect("a rendered config parses");
+        let shape = |v: &[crate::ini::Section]| -> Vec<(String, Vec<(String, String)>)> {
+            v.iter()
+                .map(|s| {
+                    let entries = s.entries.iter().map(|e| (e.key.clone(), e.value.clone()));
+                    (s.name.clone(), entries.collect())
+                })
+                .collect()
+        };
+        assert_eq!(shape(&again), shape(&sections), "rendered:\n{rendered}");
     }
+    let clean_line = |e: &crate::error::Error| {
+        let shown = e.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+    };
     let p = Path::new("f");
-    if let Ok(config) = crate::config::Config::parse(Some((&text, p)), Some((&text, p))) {
-        let env = crate::environ::Environ::default();
-        for name in config.names() {
-            if let Ok(chain) = config.resolve(&name, &env) {
-                let _ = crate::plan::plan(&chain, &crate::plan::Options::default(), "e", "n");
+    match crate::config::Config::parse(Some((&text, p)), Some((&text, p))) {
+        Err(e) => clean_line(&e),
+        Ok(config) => {
+            let env = crate::environ::Environ::default();
+            for name in config.names() {
+                match config.resolve(&name, &env) {
+                    Err(e) => clean_line(&e),
+                    Ok(chain) => {
+                        if let Err(e) =
+                            crate::plan::plan(&chain, &crate::plan::Options::default(), "e", "n")
+                        {
+                            clean_line(&e);
+                        }
+                    }
+                }
             }
         }
     }
