@@ -51,12 +51,7 @@ pub(crate) fn resolve(
     now: OffsetDateTime,
 ) -> Result<Resolved> {
     let chain = config.resolve(profile, env)?;
-    let region = opts
-        .region
-        .clone()
-        .or_else(|| env.get("AWS_REGION").map(str::to_string))
-        .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string))
-        .or_else(|| chain.region.clone());
+    let region = requested_region(opts, env).or_else(|| chain.region.clone());
     let endpoint = Endpoint::resolve(env, chain.endpoint_url.as_deref(), region.as_deref())?;
     let user = env.get("LOGNAME").or_else(|| env.get("USER"));
     let plan = plan::plan(
@@ -74,6 +69,14 @@ pub(crate) fn resolve(
         endpoint,
         region,
     })
+}
+
+/// The region asked for outside the config: `--region`, `AWS_REGION`, `AWS_DEFAULT_REGION`.
+fn requested_region(opts: &Options, env: &Environ) -> Option<String> {
+    opts.region
+        .clone()
+        .or_else(|| env.get("AWS_REGION").map(str::to_string))
+        .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string))
 }
 
 /// Refuses loops and deep nesting of mfarole inside mfarole; returns the child's list.
@@ -170,11 +173,7 @@ pub fn get_credentials_fresh_for(
         log.verbose(format_args!(
             "inside an mfarole environment for '{profile}' whose credentials are fresh: using them"
         ));
-        let region = opts
-            .region
-            .clone()
-            .or_else(|| env.get("AWS_REGION").map(str::to_string))
-            .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string));
+        let region = requested_region(opts, env);
         return Ok(Got {
             credentials,
             region,

@@ -310,18 +310,10 @@ fn container_credentials_with_a_rotated_token_file_and_one_fetch_for_eight_runs(
     );
 
     // The stand-in first, with the AWS CLI as the reference client: it is the contract.
-    let cli = std::process::Command::new("aws")
-        .args([
-            "sts",
-            "get-caller-identity",
-            "--query",
-            "Arn",
-            "--output",
-            "text",
-        ])
+    let cli = std::process::Command::new(WHOAMI[0])
+        .args(&WHOAMI[1..])
         .env_clear()
         .envs(sb.base_env())
-        .env_remove("AWS_CONFIG_FILE")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
         .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_DEFAULT_REGION", "us-east-1")

@@ -162,17 +162,9 @@ fn a_cli_login_gives_role_credentials_and_roles_chain_on_top() {
     write_token(&sb, "my-sso", login("access-1", &rfc3339_in(3600)));
 
     // The stand-in first, with the AWS CLI as the client of the same token cache.
-    let cli = std::process::Command::new("aws")
-        .args([
-            "sts",
-            "get-caller-identity",
-            "--profile",
-            "sso",
-            "--query",
-            "Arn",
-            "--output",
-            "text",
-        ])
+    let cli = std::process::Command::new(WHOAMI[0])
+        .args(&WHOAMI[1..])
+        .args(["--profile", "sso"])
         .env_clear()
         .envs(sb.base_env())
         .output()
