@@ -30,20 +30,45 @@ mod source;
 mod sts;
 mod units;
 
-use std::process::ExitCode;
-
-/// The whole program: what `main` returns.
-pub fn run_main() -> ExitCode {
+/// The whole program: the exit status `main` passes to `exit`.
+pub fn run_main() -> u8 {
+    if !standard_fds_open() {
+        return error::EXIT_FAILURE;
+    }
     // While mfarole holds keys and codes, no core dump and no same-user ptrace. The kernel
     // makes the command dumpable again when it is exec'd.
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     let env = environ::Environ::capture();
     let result = cli::parse(std::env::args_os().skip(1)).and_then(|cmd| app::run(cmd, &env));
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(err) => {
             eprintln!("mfarole: {err}");
-            ExitCode::from(err.code())
+            err.code()
         }
     }
+}
+
+/// Makes sure descriptors 0, 1 and 2 are open, as std's start-up would (see `src/main.rs`):
+/// started with one closed, the next file mfarole opens would take its number, and a cache
+/// file could end up receiving what is meant for stderr. A closed one becomes `/dev/null`
+/// (`open` takes the lowest free number, and they are checked in order). `false` when that
+/// cannot be done (no `/dev/null`: nothing safe is left to write an error to).
+fn standard_fds_open() -> bool {
+    open_if_closed(std::io::stdin())
+        && open_if_closed(std::io::stdout())
+        && open_if_closed(std::io::stderr())
+}
+
+fn open_if_closed(fd: impl std::os::fd::AsFd) -> bool {
+    use std::os::fd::IntoRawFd;
+    if rustix::io::fcntl_getfd(fd) != Err(rustix::io::Errno::BADF) {
+        return true;
+    }
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null");
+    // Kept open for the life of the process, under the number it filled.
+    null.map(|null| _ = null.into_raw_fd()).is_ok()
 }

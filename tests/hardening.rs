@@ -323,3 +323,42 @@ fn rustix_is_root() -> bool {
         .map(|m| m.uid() == 0)
         .unwrap_or(false)
 }
+
+// mfarole's `main` is entered from the C runtime without std's start-up (src/main.rs); these
+// two are the parts of that start-up it keeps.
+
+#[test]
+fn started_with_stderr_closed_no_message_lands_in_a_cache_file() {
+    let fake = FakeSts::start(|_, _| Reply::Http(403, vec![], sts_error("AccessDenied", "no")));
+    let sb = keys_profile(&fake, "");
+    // `2>&-`: a file mfarole opens would get descriptor 2 if it stayed closed, and what `-v`
+    // says while the step's lock is open would be written into the lock file.
+    let out = std::process::Command::new("sh")
+        .args(["-c", "exec \"$@\" 2>&-", "sh", support::BIN])
+        .args(["exec", "-v", "k", "--", "true"])
+        .env_clear()
+        .envs(sb.base_env())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(fake.count() > 0, "it never reached STS");
+    for name in names_in(&sb.cache) {
+        let text = std::fs::read_to_string(sb.cache.join(&name)).unwrap();
+        assert!(!text.contains("mfarole:"), "{name} holds stderr: {text:?}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_death_by_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let sb = Sandbox::empty("http://127.0.0.1:9/");
+    let status = sb
+        .command(&["completions", "bash"])
+        .stdout(writer)
+        .status()
+        .unwrap();
+    assert_eq!(status.signal(), None, "killed: {status:?}");
+    assert_eq!(status.code(), Some(0));
+}
