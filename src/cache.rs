@@ -288,7 +288,7 @@ impl<'a> Cache<'a> {
     /// The failure of a holder of `key`'s lock, when one was marked at or after `since`.
     pub fn failed_since(&self, key: &str, since: std::time::SystemTime) -> Option<Error> {
         let path = self.path(key, "fail")?;
-        let file = open_ours(&path).ok()??;
+        let (file, _) = open_ours(&path).ok()??;
         let written = file.metadata().ok()?.modified().ok()?;
         if written < since {
             return None;
@@ -396,15 +396,18 @@ fn cache_dir(env: &Environ) -> Option<PathBuf> {
 }
 
 fn prepare_dir(dir: &Path) -> std::result::Result<(), String> {
-    check_links(dir)?;
-    if let Err(e) = fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-    {
-        return Err(crate::error::io_text(&e));
-    }
-    let meta = fs::metadata(dir).map_err(|e| crate::error::io_text(&e))?;
+    let meta = match check_links(dir)? {
+        // The usual case, an existing directory: its `lstat` is all there is to know.
+        Some(meta) if meta.is_dir() => meta,
+        _ => {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| crate::error::io_text(&e))?;
+            fs::metadata(dir).map_err(|e| crate::error::io_text(&e))?
+        }
+    };
     if !meta.is_dir() {
         return Err("not a directory".into());
     }
@@ -423,8 +426,10 @@ fn prepare_dir(dir: &Path) -> std::result::Result<(), String> {
 /// Refuses a path through a symlink that someone else could change: as OpenSSH does for its
 /// files, a symlink counts only when it belongs to the user or to root. (Without this a
 /// symlink planted in a world-writable directory is judged by its target only, and followed.)
-fn check_links(dir: &Path) -> std::result::Result<(), String> {
+/// Returns the `lstat` of `dir` itself, when it exists.
+fn check_links(dir: &Path) -> std::result::Result<Option<fs::Metadata>, String> {
     let me = rustix::process::geteuid().as_raw();
+    let mut own = None;
     for part in dir.ancestors() {
         let Ok(meta) = fs::symlink_metadata(part) else {
             continue;
@@ -436,8 +441,11 @@ fn check_links(dir: &Path) -> std::result::Result<(), String> {
                 meta.uid()
             ));
         }
+        if part == dir {
+            own = Some(meta);
+        }
     }
-    Ok(())
+    Ok(own)
 }
 
 /// The pid in a temporary file name of ours (`.0123456789abcdef.cred.4242.tmp`).
@@ -459,7 +467,7 @@ fn nofollow() -> i32 {
 /// Opens a file of ours in the cache directory without following a symlink, and checks that
 /// it is a regular file of the user's that no one else can read. `Ok(None)`: no file.
 /// `Err`: a file that must not be trusted.
-fn open_ours(path: &Path) -> std::result::Result<Option<File>, String> {
+fn open_ours(path: &Path) -> std::result::Result<Option<(File, u64)>, String> {
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(nofollow())
@@ -482,15 +490,16 @@ fn open_ours(path: &Path) -> std::result::Result<Option<File>, String> {
             meta.mode() & 0o777
         ));
     }
-    Ok(Some(file))
+    Ok(Some((file, meta.len())))
 }
 
 /// Reads and checks one entry. `Ok(None)`: no file. `Err`: a file that must not be trusted.
 fn read_entry(path: &Path, key: &str) -> std::result::Result<Option<Issued>, String> {
-    let Some(file) = open_ours(path)? else {
+    let Some((file, len)) = open_ours(path)? else {
         return Ok(None);
     };
-    let mut text = String::new();
+    // Sized from `fstat`, so that the read takes one call (and the one that sees the end).
+    let mut text = String::with_capacity(len.min(MAX_FILE) as usize + 1);
     (&file)
         .take(MAX_FILE)
         .read_to_string(&mut text)

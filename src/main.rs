@@ -7,7 +7,7 @@
 //! four `sigaction`s. On the cached path, where mfarole only reads three small files and
 //! `exec`s, that was about 100 µs of a run, the largest single part of mfarole's own time
 //! (`tests/bench.sh`). Of std's start-up mfarole needs two things, done here and in
-//! [`mfarole::run_main`]: SIGPIPE ignored (so a closed pipe or a server that hangs up is an
+//! [`mfarole::run_main`]: SIGPIPE caught (so a closed pipe or a server that hangs up is an
 //! error mfarole reports, not a silent death), and descriptors 0–2 open (so a file mfarole opens
 //! can never become its stderr). What is given up: a stack overflow ends in SIGSEGV without
 //! std's message. Arguments and the environment still come from std, which on glibc reads
@@ -27,12 +27,11 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     std::process::exit(c_int::from(mfarole::run_main()))
 }
 
-/// As std's start-up does. `exec` puts SIGPIPE back to default for the command (std's
-/// `Command` resets it), so the command gets the default disposition either way.
-#[allow(unsafe_code)]
+/// As std's start-up does, in effect: with a handler that does nothing, a write to a closed
+/// pipe or socket fails with `EPIPE` instead of ending mfarole. Unlike an ignored signal, a
+/// handled one is back to its default in any command mfarole runs or `exec`s.
 fn ignore_sigpipe() {
-    // SAFETY: single-threaded at this point; SIG_IGN installs no handler code.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-    }
+    static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    // Fails only for signals that cannot be caught, which SIGPIPE is not.
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGPIPE, &SEEN);
 }

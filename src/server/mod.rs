@@ -87,10 +87,8 @@ pub fn run(
         SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
     ])
     .map_err(|e| Error::io("cannot watch signals", e))?;
-    let mut child = Command::new(&program)
-        .args(&args)
-        .env_clear()
-        .envs(vars)
+    let mut child = vars
+        .apply(Command::new(&program).args(&args))
         .spawn()
         .map_err(|source| Error::Exec {
             program: crate::error::clean(&program.to_string_lossy(), 100),
@@ -255,7 +253,7 @@ fn child_vars(
     url: &str,
     token: &str,
     private: &PrivateDir,
-) -> Vec<(OsString, OsString)> {
+) -> crate::exec::ChildEnv {
     let set = vec![
         ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.to_string()),
         ("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.to_string()),
