@@ -94,12 +94,20 @@ for r in range(rounds + 30):
             times[n].append((time.perf_counter_ns() - t0) / 1e6)
 json.dump({n: statistics.median(t) for n, t in times.items()}, open(out, "w"))
 PY
+#
+# Every binary under test is a fresh copy made just before timing, as the stand-in (compiled
+# just now) is. On this VM a DAMON "pageout" scheme evicts the page cache of files that sat
+# idle, and a binary whose pages came back piecemeal costs more page faults on every run for a
+# long while: two copies of one mfarole binary, one fresh and one idle for some minutes, timed
+# 1.05x and 1.20x in the same run (see README, Performance). Fresh copies put all of them in the same, fully cached state.
+cp "$static" "$work/mfarole-static"
+cp "$bin" "$work/mfarole-dynamic"
 python3 "$work/interleave.py" 3000 "$work/cached.json" \
   "true (direct)=$truebin" \
   "env true=$envbin $truebin" \
   "C stand-in (standin.c)=$work/standin exec admin -- $truebin" \
-  "mfarole static (cached)=$static exec admin -- $truebin" \
-  "mfarole dynamic (cached)=$bin exec admin -- $truebin"
+  "mfarole static (cached)=$work/mfarole-static exec admin -- $truebin" \
+  "mfarole dynamic (cached)=$work/mfarole-dynamic exec admin -- $truebin"
 hyperfine -N --warmup 2 --min-runs 10 --export-json "$work/peers.json" \
   -n 'aws configure list --profile admin (CLI cache)' "aws configure list --profile admin" \
   ${have_awsume:+-n 'awsume admin -s (awsume cache)' "awsumepy admin -s"}
