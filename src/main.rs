@@ -11,14 +11,17 @@
 //! error mfarole reports, not a silent death), and descriptors 0–2 open (so a file mfarole opens
 //! can never become its stderr). What is given up: a stack overflow ends in SIGSEGV without
 //! std's message. Arguments and the environment still come from std, which on glibc reads
-//! them without `lang_start`.
+//! them without `lang_start` (glibc hands them to initialisers before `main`). Elsewhere
+//! (musl, the BSDs, macOS) std's `main` stays: there `std::env::args` would be empty without it.
 
-#![no_main]
+#![cfg_attr(all(target_os = "linux", target_env = "gnu"), no_main)]
 #![deny(unsafe_code)]
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 use std::ffi::{c_char, c_int};
 
 /// The C runtime's entry point.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)] // The one name the C runtime calls must not be mangled.
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
@@ -27,9 +30,16 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     std::process::exit(c_int::from(mfarole::run_main()))
 }
 
+/// Where std's start-up runs, it has set SIGPIPE to ignored and opened descriptors 0–2.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(mfarole::run_main())
+}
+
 /// As std's start-up does, in effect: with a handler that does nothing, a write to a closed
 /// pipe or socket fails with `EPIPE` instead of ending mfarole. Unlike an ignored signal, a
 /// handled one is back to its default in any command mfarole runs or `exec`s.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn ignore_sigpipe() {
     static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     // Fails only for signals that cannot be caught, which SIGPIPE is not.
