@@ -5,7 +5,7 @@
 //! that start-up installs a stack-overflow guard for the main thread, and on glibc finding the
 //! main thread's stack means reading and parsing `/proc/self/maps`, plus a signal stack and
 //! four `sigaction`s. On the cached path, where mfarole only reads three small files and
-//! `exec`s, that was about 100 µs of a run, the largest single part of mfarole's own time
+//! `exec`s, that was 80–100 µs of a run, the largest single part of mfarole's own time
 //! (`tests/bench.sh`). Of std's start-up mfarole needs two things, done here and in
 //! [`mfarole::run_main`]: SIGPIPE caught (so a closed pipe or a server that hangs up is an
 //! error mfarole reports, not a silent death), and descriptors 0–2 open (so a file mfarole opens
