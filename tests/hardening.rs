@@ -362,3 +362,24 @@ fn a_closed_stdout_is_not_a_death_by_sigpipe() {
     assert_eq!(status.signal(), None, "killed: {status:?}");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn the_command_gets_the_default_sigpipe_even_when_mfarole_was_started_ignoring_it() {
+    let fake = FakeSts::start(|_, _| Reply::Http(200, vec![], gst_ok()));
+    let sb = keys_profile(&fake, "");
+    // `trap '' PIPE`: mfarole starts with SIGPIPE ignored. `yes` must still die of SIGPIPE
+    // when `head` is done, as it would run by hand; an inherited "ignored" would make it fail
+    // with a write error instead (or loop, for a command that ignores write errors).
+    let out = std::process::Command::new("timeout")
+        .args(["20", "sh", "-c", "trap '' PIPE; \"$@\" | head -1", "sh"])
+        .arg(support::BIN)
+        .args(["exec", "k", "--", "yes"])
+        .env_clear()
+        .envs(sb.base_env())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "y\n", "{stderr}");
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+    assert!(stderr.is_empty(), "{stderr}");
+}
