@@ -52,8 +52,9 @@ pub fn run_main() -> u8 {
 /// Makes sure descriptors 0, 1 and 2 are open, as std's start-up would (see `src/main.rs`):
 /// started with one closed, the next file mfarole opens would take its number, and a cache
 /// file could end up receiving what is meant for stderr. A closed one becomes `/dev/null`
-/// (`open` takes the lowest free number, and they are checked in order). `false` when that
-/// cannot be done (no `/dev/null`: nothing safe is left to write an error to).
+/// (`open` takes the lowest free number, and they are checked in order), or, in a root without
+/// `/dev` (a `FROM scratch` image run by hand), the root directory, which no write can reach
+/// either. `false` only when not even that can be opened.
 fn standard_fds_open() -> bool {
     open_if_closed(std::io::stdin())
         && open_if_closed(std::io::stdout())
@@ -65,10 +66,12 @@ fn open_if_closed(fd: impl std::os::fd::AsFd) -> bool {
     if rustix::io::fcntl_getfd(fd) != Err(rustix::io::Errno::BADF) {
         return true;
     }
-    let null = std::fs::OpenOptions::new()
+    let filler = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open("/dev/null");
-    // Kept open for the life of the process, under the number it filled.
-    null.map(|null| _ = null.into_raw_fd()).is_ok()
+        .open("/dev/null")
+        .or_else(|_| std::fs::File::open("/"));
+    // Kept open for the life of the process, under the number it filled (close-on-exec: the
+    // command gets the descriptors it was given).
+    filler.map(|f| _ = f.into_raw_fd()).is_ok()
 }

@@ -445,3 +445,29 @@ fn the_static_binary_resolves_sts_by_dns_without_etc_hosts() {
         "the resolver never asked for localhost: {asked:?}"
     );
 }
+
+#[test]
+fn the_static_binary_runs_with_stdin_closed_in_a_root_without_dev() {
+    if !is_root() {
+        eprintln!("skipped: needs root for chroot");
+        return;
+    }
+    let moto = Moto::shared();
+    let dir = TempDir::new("static-closed");
+    let root = static_root(moto, dir.path(), &[("hosts", "127.0.0.1 localhost\n")]);
+    assert!(!root.join("dev").exists());
+    // `<&-`: descriptor 0 closed, and no /dev/null to put in its place.
+    let script = format!(
+        "exec /usr/bin/env -i /usr/sbin/chroot {} /mfarole exec plain -- /printenv <&-",
+        support::sh_quote(root.to_str().unwrap())
+    );
+    let out = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .unwrap();
+    let out = support::Out::of(&["exec", "plain", "stdin closed"], out);
+    out.ok().stdout_has("AWS_ACCESS_KEY_ID=ASIA");
+    assert_eq!(out.stderr, "");
+}
