@@ -382,15 +382,26 @@ fn files_in(root: &Path) -> Vec<String> {
     out
 }
 
-#[test]
-fn the_static_binary_resolves_sts_by_etc_hosts_in_an_empty_root() {
+/// A static root whose `/etc` holds only `hosts`; `None` (after saying why) without root.
+fn hosts_root(tag: &str) -> Option<(TempDir, PathBuf)> {
     if !is_root() {
         eprintln!("skipped: needs root for chroot");
-        return;
+        return None;
     }
-    let moto = Moto::shared();
-    let dir = TempDir::new("static-hosts");
-    let root = static_root(moto, dir.path(), &[("hosts", "127.0.0.1 localhost\n")]);
+    let dir = TempDir::new(tag);
+    let root = static_root(
+        Moto::shared(),
+        dir.path(),
+        &[("hosts", "127.0.0.1 localhost\n")],
+    );
+    Some((dir, root))
+}
+
+#[test]
+fn the_static_binary_resolves_sts_by_etc_hosts_in_an_empty_root() {
+    let Some((_dir, root)) = hosts_root("static-hosts") else {
+        return;
+    };
     assert_eq!(
         files_in(&root),
         [
@@ -448,13 +459,9 @@ fn the_static_binary_resolves_sts_by_dns_without_etc_hosts() {
 
 #[test]
 fn the_static_binary_runs_with_stdin_closed_in_a_root_without_dev() {
-    if !is_root() {
-        eprintln!("skipped: needs root for chroot");
+    let Some((_dir, root)) = hosts_root("static-closed") else {
         return;
-    }
-    let moto = Moto::shared();
-    let dir = TempDir::new("static-closed");
-    let root = static_root(moto, dir.path(), &[("hosts", "127.0.0.1 localhost\n")]);
+    };
     assert!(!root.join("dev").exists());
     // `<&-`: descriptor 0 closed, and no /dev/null to put in its place.
     let script = format!(
