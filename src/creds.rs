@@ -22,6 +22,17 @@ impl Credentials {
         mask(&self.access_key_id)
     }
 
+    /// The expiration as the AWS tools write it (`AWS_CREDENTIAL_EXPIRATION`, the process
+    /// and container formats): UTC, whole seconds, RFC 3339.
+    pub fn expiration_rfc3339(&self) -> Option<String> {
+        self.expiration?
+            .to_offset(time::UtcOffset::UTC)
+            .replace_nanosecond(0)
+            .ok()?
+            .format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    }
+
     /// The first part (`access_key_id`, `secret_access_key`, `session_token`) that holds a
     /// control character such as a NUL byte. Real keys never do; such a value cannot be put
     /// in an environment or printed for a shell, so it is refused where it is read.

@@ -9,8 +9,6 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use time::format_description::well_known::Rfc3339;
-
 use crate::creds::Credentials;
 use crate::environ::Environ;
 use crate::error::Error;
@@ -33,7 +31,7 @@ pub const REMOVED: &[&str] = &[
 /// A difference rather than a whole environment because mfarole never changes its own
 /// environment, and because `Command` then copies the inherited variables once instead of
 /// three times: on the cached path that copying was the largest part of mfarole's own work.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ChildEnv {
     /// Inherited names the child must not see.
     removed: Vec<OsString>,
@@ -121,13 +119,7 @@ pub fn credential_vars(creds: &Credentials) -> Vec<(&'static str, String)> {
     if let Some(token) = &creds.session_token {
         out.push(("AWS_SESSION_TOKEN", token.clone()));
     }
-    if let Some(exp) = creds.expiration.and_then(|e| {
-        e.to_offset(time::UtcOffset::UTC)
-            .replace_nanosecond(0)
-            .ok()?
-            .format(&Rfc3339)
-            .ok()
-    }) {
+    if let Some(exp) = creds.expiration_rfc3339() {
         out.push(("AWS_CREDENTIAL_EXPIRATION", exp));
     }
     out

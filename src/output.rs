@@ -5,8 +5,6 @@
 //! `credential_process` contract: `Version` 1, the three credentials and an RFC 3339
 //! `Expiration`, which the AWS CLI and SDKs use to know when to call again.
 
-use time::format_description::well_known::Rfc3339;
-
 use crate::cli::{Format, Shell};
 use crate::creds::Credentials;
 use crate::exec::credential_vars;
@@ -53,13 +51,7 @@ pub fn render(format: Format, creds: &Credentials, region: Option<&str>) -> Stri
             if let Some(t) = &creds.session_token {
                 fields.push(("SessionToken", t.clone()));
             }
-            if let Some(e) = creds.expiration.and_then(|e| {
-                e.to_offset(time::UtcOffset::UTC)
-                    .replace_nanosecond(0)
-                    .ok()?
-                    .format(&Rfc3339)
-                    .ok()
-            }) {
+            if let Some(e) = creds.expiration_rfc3339() {
                 fields.push(("Expiration", e));
             }
             if format == Format::Json

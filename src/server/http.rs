@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::creds::Credentials;
 
@@ -234,13 +233,7 @@ fn body(c: &Credentials) -> String {
     if let Some(t) = &c.session_token {
         out.push_str(&format!(",\"Token\":{}", crate::output::json_string(t)));
     }
-    if let Some(e) = c.expiration.and_then(|e| {
-        e.to_offset(time::UtcOffset::UTC)
-            .replace_nanosecond(0)
-            .ok()?
-            .format(&Rfc3339)
-            .ok()
-    }) {
+    if let Some(e) = c.expiration_rfc3339() {
         out.push_str(&format!(
             ",\"Expiration\":{}",
             crate::output::json_string(&e)
