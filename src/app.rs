@@ -1,6 +1,8 @@
-//! Runs a parsed command: credentials from the [`pipeline`](crate::pipeline), then exec or
-//! print. This is the only module that prints to stdout, and only for commands whose job is
-//! to print (`env`, `list`, `completions`, help).
+//! Runs a parsed command: the settings stage, credentials from the
+//! [`pipeline`](crate::pipeline), then exec or print. This is the only module that prints to
+//! stdout, and only for commands whose job is to print (`env`, `list`, `completions`, help).
+//! Help, version and completions come before the settings are read, so they cannot fail on a
+//! bad variable.
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -9,120 +11,134 @@ use time::OffsetDateTime;
 
 use crate::cache::{self, Cache};
 use crate::cli::{Command, Options};
-use crate::config::{Config, Files};
+use crate::config::Config;
 use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::pipeline::{get_credentials, resolve};
+use crate::pipeline::{Run, get_credentials, resolve};
+use crate::settings::Settings;
 
 /// Runs a parsed command. Returns only when there is no child to exec into (or on error), with
 /// the exit status: 0, or the child's under `exec --server`.
 pub fn run(cmd: Command, env: &Environ) -> Result<u8> {
-    let served = match cmd {
-        Command::Exec {
-            opts,
-            profile,
-            program,
-            args,
-        } if opts.server => {
-            let log = Log::new(opts.verbose);
-            let got = get_credentials(&opts, &profile, env, &log)?;
-            let program = program.unwrap_or_else(|| shell(env));
-            return crate::server::run(&opts, &profile, got, program, args, env, &log);
+    let cmd = match cmd {
+        Command::Help(sub) => return print_out(&crate::cli::help(sub)).map(|()| 0),
+        Command::Version => {
+            return print_out(concat!("mfarole ", env!("CARGO_PKG_VERSION"), "\n")).map(|()| 0);
+        }
+        Command::Completions(shell) => {
+            return print_out(&crate::output::completions(shell)).map(|()| 0);
         }
         other => other,
     };
-    run_plain(served, env).map(|()| 0)
-}
-
-fn shell(env: &Environ) -> OsString {
-    env.path("SHELL")
-        .map(OsString::from)
-        .unwrap_or_else(|| "/bin/sh".into())
-}
-
-fn run_plain(cmd: Command, env: &Environ) -> Result<()> {
+    let settings = Settings::from_env(env)?;
     match cmd {
-        Command::Help(sub) => print_out(&crate::cli::help(sub)),
-        Command::Version => print_out(concat!("mfarole ", env!("CARGO_PKG_VERSION"), "\n")),
         Command::Exec {
             opts,
             profile,
             program,
             args,
-        } => {
-            let log = Log::new(opts.verbose);
-            let got = get_credentials(&opts, &profile, env, &log)?;
-            let child = crate::exec::child_env(
-                env,
-                &got.credentials,
-                got.region.as_deref(),
-                &profile,
-                &got.nesting,
-            );
-            let program = match program {
-                Some(p) => p,
-                None => {
-                    let shell = shell(env);
-                    if std::io::stderr().is_terminal() {
-                        eprintln!(
-                            "mfarole: starting {} with credentials for '{profile}'{}; exit to return",
-                            shell.to_string_lossy(),
-                            got.credentials
-                                .expiration
-                                .map(|e| format!(" (until {})", cache::show_time(e)))
-                                .unwrap_or_default()
-                        );
-                    }
-                    shell
-                }
-            };
-            log.verbose(format_args!("exec {}", program.to_string_lossy()));
-            Err(crate::exec::exec(&program, &args, child))
-        }
+        } => exec(&settings, env, &opts, &profile, program, args),
         Command::Env {
             opts,
             profile,
             format,
         } => {
             let log = Log::new(opts.verbose);
-            let got = get_credentials(&opts, &profile, env, &log)?;
+            let got = get_credentials(ctx(&opts, &settings, &log), &profile)?;
             print_out(&crate::output::render(
                 format,
                 &got.credentials,
                 got.region.as_deref(),
             ))
+            .map(|()| 0)
         }
-        Command::List { verbose, names } => {
-            let log = Log::new(verbose);
-            let config = Config::load(&Files::from_env(env))?;
-            if names {
-                let mut out = config.names().join("\n");
-                out.push('\n');
-                return print_out(&out);
-            }
-            let cache = Cache::open(env, cache::Settings::from_env(env)?, &log);
-            print_out(&crate::list::render(&config, env, &cache))
-        }
-        Command::Clear { profile, verbose } => {
-            let log = Log::new(verbose);
-            let cache = Cache::open(env, cache::Settings::from_env(env)?, &log);
-            let removed = match profile {
-                None => cache.clear(None)?,
-                Some(p) => {
-                    let config = Config::load(&Files::from_env(env))?;
-                    let now = OffsetDateTime::now_utc();
-                    let plan = resolve(&config, &p, &Options::default(), env, now)?.plan;
-                    let keys: Vec<String> =
-                        plan.steps.iter().map(|s| s.cache_key.clone()).collect();
-                    cache.clear(Some(&keys))?
-                }
-            };
-            log.verbose(format_args!("removed {removed} cached entries"));
-            Ok(())
-        }
-        Command::Completions(shell) => print_out(&crate::output::completions(shell)),
+        Command::List { verbose, names } => list(&settings, verbose, names).map(|()| 0),
+        Command::Clear { profile, verbose } => clear(&settings, profile, verbose).map(|()| 0),
+        Command::Help(_) | Command::Version | Command::Completions(_) => Ok(0),
     }
+}
+
+fn ctx<'a>(opts: &'a Options, settings: &'a Settings, log: &'a Log) -> Run<'a> {
+    Run {
+        opts,
+        settings,
+        log,
+    }
+}
+
+/// `exec`: credentials, then the command replaces mfarole (or, with `--server`, runs as its
+/// child served by the local endpoint).
+fn exec(
+    settings: &Settings,
+    env: &Environ,
+    opts: &Options,
+    profile: &str,
+    program: Option<OsString>,
+    args: Vec<OsString>,
+) -> Result<u8> {
+    let log = Log::new(opts.verbose);
+    let got = get_credentials(ctx(opts, settings, &log), profile)?;
+    let shell = || settings.shell.clone().unwrap_or_else(|| "/bin/sh".into());
+    if opts.server {
+        let program = program.unwrap_or_else(shell);
+        return crate::server::run(ctx(opts, settings, &log), profile, got, program, args, env);
+    }
+    let child = crate::exec::child_env(
+        env,
+        &got.credentials,
+        got.region.as_deref(),
+        profile,
+        &got.nesting,
+    );
+    let program = match program {
+        Some(p) => p,
+        None => {
+            let shell = shell();
+            if std::io::stderr().is_terminal() {
+                eprintln!(
+                    "mfarole: starting {} with credentials for '{profile}'{}; exit to return",
+                    shell.to_string_lossy(),
+                    got.credentials
+                        .expiration
+                        .map(|e| format!(" (until {})", cache::show_time(e)))
+                        .unwrap_or_default()
+                );
+            }
+            shell
+        }
+    };
+    log.verbose(format_args!("exec {}", program.to_string_lossy()));
+    Err(crate::exec::exec(&program, &args, child))
+}
+
+fn list(settings: &Settings, verbose: bool, names: bool) -> Result<()> {
+    let log = Log::new(verbose);
+    let config = Config::load(&settings.files)?;
+    if names {
+        let mut out = config.names().join("\n");
+        out.push('\n');
+        return print_out(&out);
+    }
+    let cache = Cache::open(&settings.cache, &log);
+    print_out(&crate::list::render(&config, settings, &cache))
+}
+
+fn clear(settings: &Settings, profile: Option<String>, verbose: bool) -> Result<()> {
+    let log = Log::new(verbose);
+    let cache = Cache::open(&settings.cache, &log);
+    let removed = match profile {
+        None => cache.clear(None)?,
+        Some(p) => {
+            let config = Config::load(&settings.files)?;
+            let now = OffsetDateTime::now_utc();
+            let plan = resolve(&config, &p, &Options::default(), settings, now)?.plan;
+            let keys: Vec<String> = plan.steps.iter().map(|s| s.cache_key.clone()).collect();
+            cache.clear(Some(&keys))?
+        }
+    };
+    log.verbose(format_args!("removed {removed} cached entries"));
+    Ok(())
 }
 
 fn print_out(text: &str) -> Result<()> {

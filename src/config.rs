@@ -7,115 +7,23 @@
 //! wins where both set a key. A source profile that holds keys is used for its keys even when it
 //! also has a `role_arn` (as botocore does), which is also what makes `source_profile = self`
 //! legal. mfarole only reads these files; it never writes them.
+//!
+//! This module knows how profiles link to each other, not what any credential source needs:
+//! it asks [`crate::source`] which source a profile is.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 
-use crate::creds::Credentials;
-use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::ini;
+use crate::mfa::MfaDevice;
+use crate::profile::Profile;
+use crate::settings::{Files, Settings};
+use crate::source::{Lookup, Source};
 
 /// The most roles one chain may assume in turn. Real chains have two or three; the bound
 /// keeps a generated or hostile config from making thousands of STS calls.
 pub const MAX_ROLES: usize = 32;
-
-/// Where the two files are, from `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE` and `HOME`.
-#[derive(Debug, Clone)]
-pub struct Files {
-    pub config: PathBuf,
-    pub credentials: PathBuf,
-}
-
-impl Files {
-    /// Without `HOME`, `~` is `/`, as container runtimes set it for a user with no passwd
-    /// entry (never the working directory, which could hold anyone's `.aws`).
-    pub fn from_env(env: &Environ) -> Files {
-        let aws_dir = env.home().unwrap_or_else(|| "/".into()).join(".aws");
-        Files {
-            config: env
-                .path("AWS_CONFIG_FILE")
-                .unwrap_or_else(|| aws_dir.join("config")),
-            credentials: env
-                .path("AWS_SHARED_CREDENTIALS_FILE")
-                .unwrap_or_else(|| aws_dir.join("credentials")),
-        }
-    }
-}
-
-/// One profile's settings, merged from both files.
-#[derive(Debug, Clone, Default)]
-pub struct Profile {
-    pub name: String,
-    settings: HashMap<String, String>,
-}
-
-impl Profile {
-    /// A setting's value; empty values count as unset.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.settings
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    /// A profile that only carries settings for others (a `[default]` with a region, say):
-    /// nothing that gives or asks for credentials.
-    pub fn is_settings_only(&self) -> bool {
-        const CREDENTIAL_KEYS: &[&str] = &[
-            "aws_access_key_id",
-            "aws_secret_access_key",
-            "aws_session_token",
-            "role_arn",
-            "source_profile",
-            "credential_source",
-            "credential_process",
-            "web_identity_token_file",
-            "sso_session",
-            "sso_start_url",
-            "sso_account_id",
-            "sso_role_name",
-            "mfa_serial",
-        ];
-        CREDENTIAL_KEYS.iter().all(|k| self.get(k).is_none())
-    }
-
-    fn has_keys(&self) -> bool {
-        self.get("aws_access_key_id").is_some() || self.get("aws_secret_access_key").is_some()
-    }
-
-    fn static_credentials(&self) -> Result<Credentials> {
-        let id = self.get("aws_access_key_id");
-        let secret = self.get("aws_secret_access_key");
-        match (id, secret) {
-            (Some(id), Some(secret)) => {
-                let creds = Credentials {
-                    access_key_id: id.to_string(),
-                    secret_access_key: secret.to_string(),
-                    session_token: self.get("aws_session_token").map(str::to_string),
-                    expiration: None,
-                };
-                match creds.bad_part() {
-                    None => Ok(creds),
-                    Some(part) => Err(Error::profile(
-                        &self.name,
-                        format!(
-                            "aws_{part} holds a control character (a NUL byte or a line break, say), which no AWS key has; fix that value in the credentials or config file"
-                        ),
-                    )),
-                }
-            }
-            (Some(_), None) => Err(Error::profile(
-                &self.name,
-                "has aws_access_key_id but no aws_secret_access_key",
-            )),
-            _ => Err(Error::profile(
-                &self.name,
-                "has aws_secret_access_key but no aws_access_key_id",
-            )),
-        }
-    }
-}
 
 /// All profiles of both files.
 #[derive(Debug, Clone, Default)]
@@ -213,77 +121,25 @@ impl Config {
     }
 
     /// Follows `source_profile` links from `target` down to the first credentials.
-    pub fn resolve(&self, target: &str, env: &Environ) -> Result<Chain> {
-        let mut visited: Vec<&Profile> = Vec::new();
-        let mut hops = Vec::new();
-        let mut name = target.to_string();
-        let mut referenced_by: Option<String> = None;
-        let source = loop {
-            let profile = self.need(&name, referenced_by.as_deref())?;
-            if visited.iter().any(|p| p.name == name) {
-                let mut chain: Vec<String> = visited.iter().map(|p| p.name.clone()).collect();
-                chain.push(name);
-                return Err(Error::ProfileLoop { chain });
-            }
-            visited.push(profile);
-            let is_source = referenced_by.is_some();
-            if is_source && profile.has_keys() {
-                break Source::profile(profile)?;
-            }
-            let assumes = profile.get("role_arn").is_some()
-                && (profile.get("source_profile").is_some()
-                    || profile.get("credential_source").is_some());
-            if !assumes {
-                // A profile that is its own first credentials: keys, a web identity token, a
-                // process, in botocore's order (the environment's web identity only for the
-                // profile named on the command line, as botocore's default chain has it).
-                if let Some(source) = Source::own(profile, &self.sso_sessions, env, !is_source)? {
-                    break source;
-                }
-                return Err(no_credentials(profile));
-            }
-            let role_arn = profile.get("role_arn").unwrap_or_default();
-            hops.push(Hop::from_profile(profile, role_arn)?);
-            if hops.len() > MAX_ROLES {
-                return Err(Error::profile(
-                    target,
-                    format!(
-                        "chains more than {MAX_ROLES} roles through source_profile ({} > {} > ... > {}); no real setup needs that many, shorten the chain",
-                        crate::error::clean(target, 40),
-                        crate::error::clean(&visited[1].name, 40),
-                        crate::error::clean(&profile.name, 40),
-                    ),
-                ));
-            }
-            match (
-                profile.get("source_profile"),
-                profile.get("credential_source"),
-            ) {
-                (Some(_), Some(_)) => {
-                    return Err(Error::profile(
-                        &profile.name,
-                        "sets both source_profile and credential_source; keep one",
-                    ));
-                }
-                (Some(next), None) => {
-                    if next == profile.name && profile.has_keys() {
-                        break Source::profile(profile)?;
-                    }
-                    referenced_by = Some(profile.name.clone());
-                    name = next.to_string();
-                }
-                (None, Some(cs)) => break Source::credential_source(profile, cs, env)?,
-                (None, None) => unreachable!("checked above"),
-            }
+    pub fn resolve(&self, target: &str, settings: &Settings) -> Result<Chain> {
+        let mut walk = Walk {
+            config: self,
+            settings,
+            visited: Vec::new(),
+            hops: Vec::new(),
         };
+        let (source_profile, source) = walk.down(target)?;
+        let Walk {
+            visited, mut hops, ..
+        } = walk;
         hops.reverse();
         let first = |key: &str| {
             visited
                 .iter()
                 .find_map(|p| p.get(key).map(|v| (p.name.clone(), v.to_string())))
         };
-        let target_profile = visited[0];
         let mfa = first("mfa_serial").map(|(profile, serial)| {
+            // The device's own profile's mfa_process first, then the first in the chain.
             let process = visited
                 .iter()
                 .find(|p| p.name == profile)
@@ -298,13 +154,112 @@ impl Config {
         });
         Ok(Chain {
             target: target.to_string(),
+            source_profile,
             source,
             hops,
             mfa,
             region: first("region").map(|(_, v)| v),
             endpoint_url: first("endpoint_url").map(|(_, v)| v),
-            duration: parse_duration_setting(target_profile)?,
+            duration: parse_duration_setting(visited[0])?,
         })
+    }
+}
+
+/// One walk down a chain of `source_profile` links.
+struct Walk<'a> {
+    config: &'a Config,
+    settings: &'a Settings,
+    /// The profiles met, target first.
+    visited: Vec<&'a Profile>,
+    /// The roles met, target first.
+    hops: Vec<Hop>,
+}
+
+impl<'a> Walk<'a> {
+    /// Walks from `target` to the profile that gives the first credentials; returns that
+    /// profile's name and its source.
+    fn down(&mut self, target: &str) -> Result<(String, Source)> {
+        let mut name = target.to_string();
+        let mut referenced_by: Option<String> = None;
+        loop {
+            let profile = self.visit(&name, referenced_by.as_deref())?;
+            let lookup = Lookup {
+                settings: self.settings,
+                sso_sessions: &self.config.sso_sessions,
+                target: referenced_by.is_none(),
+            };
+            if referenced_by.is_some()
+                && let Some(keys) = crate::source::keys(profile)?
+            {
+                return Ok((profile.name.clone(), keys));
+            }
+            let (source_profile, credential_source) = (
+                profile.get("source_profile"),
+                profile.get("credential_source"),
+            );
+            let assumes = profile.get("role_arn").is_some()
+                && (source_profile.is_some() || credential_source.is_some());
+            if !assumes {
+                // A profile that is its own first credentials.
+                return match crate::source::own(profile, &lookup)? {
+                    Some(source) => Ok((profile.name.clone(), source)),
+                    None => Err(no_credentials(profile)),
+                };
+            }
+            self.hop(target, profile)?;
+            match (source_profile, credential_source) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::profile(
+                        &profile.name,
+                        "sets both source_profile and credential_source; keep one",
+                    ));
+                }
+                (Some(next), _) if next == profile.name => {
+                    // `source_profile = self` is legal with keys: its own role, its own keys.
+                    if let Some(keys) = crate::source::keys(profile)? {
+                        return Ok((profile.name.clone(), keys));
+                    }
+                    (referenced_by, name) = (Some(profile.name.clone()), next.to_string());
+                }
+                (Some(next), _) => {
+                    (referenced_by, name) = (Some(profile.name.clone()), next.to_string());
+                }
+                (None, cs) => {
+                    let cs = cs.unwrap_or_default();
+                    let source = crate::source::named(profile, cs, &lookup)?;
+                    return Ok((profile.name.clone(), source));
+                }
+            }
+        }
+    }
+
+    /// The profile `name`, refused when it was met before (a loop).
+    fn visit(&mut self, name: &str, referenced_by: Option<&str>) -> Result<&'a Profile> {
+        let profile = self.config.need(name, referenced_by)?;
+        if self.visited.iter().any(|p| p.name == name) {
+            let mut chain: Vec<String> = self.visited.iter().map(|p| p.name.clone()).collect();
+            chain.push(name.to_string());
+            return Err(Error::ProfileLoop { chain });
+        }
+        self.visited.push(profile);
+        Ok(profile)
+    }
+
+    /// Adds the role of `profile`, within the bound of [`MAX_ROLES`].
+    fn hop(&mut self, target: &str, profile: &Profile) -> Result<()> {
+        self.hops.push(Hop::from_profile(profile)?);
+        if self.hops.len() > MAX_ROLES {
+            return Err(Error::profile(
+                target,
+                format!(
+                    "chains more than {MAX_ROLES} roles through source_profile ({} > {} > ... > {}); no real setup needs that many, shorten the chain",
+                    crate::error::clean(target, 40),
+                    crate::error::clean(&self.visited[1].name, 40),
+                    crate::error::clean(&profile.name, 40),
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -312,12 +267,11 @@ impl Config {
 /// and the credentials file, read last, over the config file).
 fn merge(profiles: &mut BTreeMap<String, Profile>, name: String, entries: Vec<ini::Entry>) {
     // Also used for [sso-session] sections, which have the same shape.
-    let profile = profiles.entry(name.clone()).or_insert_with(|| Profile {
-        name,
-        settings: HashMap::new(),
-    });
+    let profile = profiles
+        .entry(name.clone())
+        .or_insert_with(|| Profile::new(name));
     for entry in entries {
-        profile.settings.insert(entry.key, entry.value);
+        profile.set(entry.key, entry.value);
     }
 }
 
@@ -372,425 +326,6 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
     }
 }
 
-/// Where the first credentials of a chain come from.
-#[derive(Debug, Clone)]
-pub struct Source {
-    /// The profile holding the keys or the way to get them, or the role profile whose
-    /// `credential_source` is used.
-    pub profile: String,
-    pub kind: SourceKind,
-}
-
-/// How the first credentials are had: known when the config is read (keys), or fetched at
-/// run time (a process, an endpoint, a token exchanged with STS).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceKind {
-    /// Keys from the credentials or config file.
-    Keys(Credentials),
-    /// `credential_source = Environment`: `AWS_ACCESS_KEY_ID` and friends.
-    Environment(Credentials),
-    /// `credential_process`: the command line as written.
-    Process(String),
-    /// `credential_source = EcsContainer`: the ECS/EKS container credentials endpoint, from
-    /// `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` or `..._FULL_URI`.
-    Container { url: String },
-    /// `credential_source = Ec2InstanceMetadata`: IMDSv2.
-    InstanceMetadata(Imds),
-    /// `web_identity_token_file` + `role_arn`: AssumeRoleWithWebIdentity.
-    WebIdentity(WebIdentity),
-    /// IAM Identity Center: the token `aws sso login` left, exchanged for role credentials.
-    Sso(Sso),
-}
-
-/// An IAM Identity Center profile, resolved: which role of which account, and where the AWS
-/// CLI keeps the login's token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sso {
-    /// `sso_session`; `None` for the legacy form (`sso_start_url` in the profile).
-    pub session: Option<String>,
-    pub start_url: String,
-    pub region: String,
-    pub account_id: String,
-    pub role_name: String,
-    /// `~/.aws/sso/cache/SHA1.json`: of the session name, or of the start URL (legacy).
-    pub token_file: PathBuf,
-}
-
-impl Sso {
-    /// The command that makes a new login for this profile.
-    pub fn login_command(&self, profile: &str) -> String {
-        match &self.session {
-            Some(s) => format!("aws sso login --sso-session {s}"),
-            None => format!("aws sso login --profile {profile}"),
-        }
-    }
-}
-
-/// Where and how patiently to ask the instance metadata service: the environment variable
-/// first, then the profile's setting, then the SDKs' defaults (IPv4, 1 s, 1 attempt).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Imds {
-    pub endpoint: String,
-    pub timeout: std::time::Duration,
-    pub attempts: u32,
-    /// `AWS_EC2_METADATA_DISABLED=true`: refused when the step would run.
-    pub disabled: bool,
-}
-
-/// A web identity token exchanged for a role: the file is read each time the step runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebIdentity {
-    pub token_file: PathBuf,
-    pub role_arn: String,
-    pub session_name: Option<String>,
-}
-
-impl SourceKind {
-    /// The credentials, when they are known without fetching.
-    pub fn known(&self) -> Option<&Credentials> {
-        match self {
-            SourceKind::Keys(c) | SourceKind::Environment(c) => Some(c),
-            _ => None,
-        }
-    }
-
-    /// What the source is, for `list` and `--verbose`.
-    pub fn describe(&self) -> &'static str {
-        match self {
-            SourceKind::Keys(_) => "keys",
-            SourceKind::Environment(_) => "environment",
-            SourceKind::Process(_) => "credential_process",
-            SourceKind::Container { .. } => "container credentials",
-            SourceKind::InstanceMetadata(_) => "instance metadata",
-            SourceKind::WebIdentity(_) => "web identity",
-            SourceKind::Sso(_) => "IAM Identity Center",
-        }
-    }
-}
-
-impl Source {
-    fn profile(profile: &Profile) -> Result<Source> {
-        Ok(Source {
-            profile: profile.name.clone(),
-            kind: SourceKind::Keys(profile.static_credentials()?),
-        })
-    }
-
-    pub fn is_environment(&self) -> bool {
-        matches!(self.kind, SourceKind::Environment(_))
-    }
-
-    /// The first credentials a profile holds itself, in botocore's order: a web identity
-    /// token (the environment's `AWS_WEB_IDENTITY_TOKEN_FILE` first, for the profile named on
-    /// the command line), keys, then `credential_process`. `None`: it holds none.
-    fn own(
-        profile: &Profile,
-        sessions: &BTreeMap<String, Profile>,
-        env: &Environ,
-        target: bool,
-    ) -> Result<Option<Source>> {
-        let from_env = |k: &str| env.get(k).filter(|_| target);
-        let token_file = from_env("AWS_WEB_IDENTITY_TOKEN_FILE")
-            .or_else(|| profile.get("web_identity_token_file"));
-        if let Some(file) = token_file {
-            let Some(role_arn) = from_env("AWS_ROLE_ARN").or_else(|| profile.get("role_arn"))
-            else {
-                return Err(Error::profile(
-                    &profile.name,
-                    "has a web identity token file but no role_arn (or AWS_ROLE_ARN) to exchange it for",
-                ));
-            };
-            check_arn(&profile.name, role_arn)?;
-            let session_name = from_env("AWS_ROLE_SESSION_NAME")
-                .or_else(|| profile.get("role_session_name"))
-                .map(str::to_string);
-            check_session_name(&profile.name, session_name.as_deref())?;
-            return Ok(Some(Source {
-                profile: profile.name.clone(),
-                kind: SourceKind::WebIdentity(WebIdentity {
-                    token_file: PathBuf::from(file),
-                    role_arn: role_arn.to_string(),
-                    session_name,
-                }),
-            }));
-        }
-        if profile.get("sso_session").is_some() || profile.get("sso_start_url").is_some() {
-            return Ok(Some(Source {
-                profile: profile.name.clone(),
-                kind: SourceKind::Sso(sso(profile, sessions, env)?),
-            }));
-        }
-        if profile.has_keys() {
-            return Source::profile(profile).map(Some);
-        }
-        if let Some(command) = profile.get("credential_process") {
-            return Ok(Some(Source {
-                profile: profile.name.clone(),
-                kind: SourceKind::Process(command.to_string()),
-            }));
-        }
-        Ok(None)
-    }
-
-    /// `credential_source = Environment | EcsContainer | Ec2InstanceMetadata`.
-    fn credential_source(profile: &Profile, value: &str, env: &Environ) -> Result<Source> {
-        let kind = if value.eq_ignore_ascii_case("Environment") {
-            return Source::environment(&profile.name, env);
-        } else if value.eq_ignore_ascii_case("EcsContainer") {
-            SourceKind::Container {
-                url: container_url(&profile.name, env)?,
-            }
-        } else if value.eq_ignore_ascii_case("Ec2InstanceMetadata") {
-            SourceKind::InstanceMetadata(imds_settings(profile, env)?)
-        } else {
-            return Err(Error::profile(
-                &profile.name,
-                format!(
-                    "credential_source = {} is not one of Environment, EcsContainer, Ec2InstanceMetadata",
-                    crate::error::clean(value, 40)
-                ),
-            ));
-        };
-        Ok(Source {
-            profile: profile.name.clone(),
-            kind,
-        })
-    }
-
-    fn environment(profile: &str, env: &Environ) -> Result<Source> {
-        let id = env.get("AWS_ACCESS_KEY_ID");
-        let secret = env.get("AWS_SECRET_ACCESS_KEY");
-        let (Some(id), Some(secret)) = (id, secret) else {
-            return Err(Error::profile(
-                profile,
-                "has credential_source = Environment, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set",
-            ));
-        };
-        let credentials = Credentials {
-            access_key_id: id.to_string(),
-            secret_access_key: secret.to_string(),
-            session_token: env
-                .get("AWS_SESSION_TOKEN")
-                .or_else(|| env.get("AWS_SECURITY_TOKEN"))
-                .map(str::to_string),
-            expiration: None,
-        };
-        if let Some(part) = credentials.bad_part() {
-            return Err(Error::profile(
-                profile,
-                format!(
-                    "has credential_source = Environment, but AWS_{} holds a control character, which no AWS key has; set it again",
-                    part.to_ascii_uppercase()
-                ),
-            ));
-        }
-        Ok(Source {
-            profile: profile.to_string(),
-            kind: SourceKind::Environment(credentials),
-        })
-    }
-}
-
-/// An IAM Identity Center profile: `sso_session` naming an `[sso-session]` section (which holds
-/// `sso_start_url` and `sso_region`), or the legacy form with both in the profile; and
-/// `sso_account_id` + `sso_role_name` in the profile. The token file is named as the AWS CLI
-/// names it.
-fn sso(profile: &Profile, sessions: &BTreeMap<String, Profile>, env: &Environ) -> Result<Sso> {
-    use sha1::Digest;
-    let need = |p: &Profile, key: &str, what: &str| {
-        p.get(key).map(str::to_string).ok_or_else(|| {
-            Error::profile(
-                &profile.name,
-                format!("uses IAM Identity Center but {what} has no {key}"),
-            )
-        })
-    };
-    let (session, start_url, region) = match profile.get("sso_session") {
-        Some(name) => {
-            let Some(section) = sessions.get(name) else {
-                return Err(Error::profile(
-                    &profile.name,
-                    format!(
-                        "has sso_session = {}, but the config file has no [sso-session {}] section",
-                        crate::error::clean(name, 60),
-                        crate::error::clean(name, 60)
-                    ),
-                ));
-            };
-            let what = format!("[sso-session {}]", crate::error::clean(name, 60));
-            (
-                Some(name.to_string()),
-                need(section, "sso_start_url", &what)?,
-                need(section, "sso_region", &what)?,
-            )
-        }
-        None => (
-            None,
-            need(profile, "sso_start_url", "the profile")?,
-            need(profile, "sso_region", "the profile")?,
-        ),
-    };
-    let account_id = need(profile, "sso_account_id", "the profile")?;
-    let role_name = need(profile, "sso_role_name", "the profile")?;
-    let key = session.as_deref().unwrap_or(&start_url);
-    let name: String = sha1::Sha1::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let home = env.home().unwrap_or_else(|| "/".into());
-    Ok(Sso {
-        session,
-        start_url,
-        region,
-        account_id,
-        role_name,
-        token_file: home.join(".aws/sso/cache").join(format!("{name}.json")),
-    })
-}
-
-/// The container credentials endpoint, as the SDKs pick it: the relative URI on the ECS
-/// agent's address first, then the full URI, which may use plain http only to a loopback
-/// address or the ECS/EKS link-local hosts (anything else could read the credentials on
-/// the way).
-fn container_url(profile: &str, env: &Environ) -> Result<String> {
-    if let Some(rel) = env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
-        if !rel.starts_with('/') || rel.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(Error::Setting(format!(
-                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI={} is not a path; fix or unset it",
-                crate::error::clean(rel, 80)
-            )));
-        }
-        return Ok(format!("http://169.254.170.2{rel}"));
-    }
-    let Some(full) = env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI") else {
-        return Err(Error::profile(
-            profile,
-            "has credential_source = EcsContainer, but neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set (is this an ECS task or an EKS pod?)",
-        ));
-    };
-    let shown = crate::error::clean(full, 100);
-    let bad =
-        |why: &str| Error::Setting(format!("AWS_CONTAINER_CREDENTIALS_FULL_URI={shown} {why}"));
-    let (scheme, rest) = full
-        .split_once("://")
-        .ok_or_else(|| bad("is not an http(s) URL"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    if host.is_empty() || full.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(bad("is not an http(s) URL"));
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(full.to_string()),
-        "http" if container_host_allowed(host) => Ok(full.to_string()),
-        "http" => Err(bad(
-            "uses plain http to a host that is neither loopback nor the ECS/EKS endpoint; use https",
-        )),
-        _ => Err(bad("is not an http(s) URL")),
-    }
-}
-
-fn container_host_allowed(host: &str) -> bool {
-    use std::net::IpAddr;
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    match host.parse::<IpAddr>() {
-        Ok(ip) if ip.is_loopback() => true,
-        Ok(ip) => ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"]
-            .iter()
-            .any(|a| a.parse::<IpAddr>().is_ok_and(|allowed| allowed == ip)),
-        Err(_) => false,
-    }
-}
-
-fn imds_settings(profile: &Profile, env: &Environ) -> Result<Imds> {
-    let pick = |var: &str, key: &str| {
-        env.get(var)
-            .map(|v| (var.to_string(), v.to_string()))
-            .or_else(|| {
-                profile.get(key).map(|v| {
-                    (
-                        format!("{key} in profile '{}'", profile.name),
-                        v.to_string(),
-                    )
-                })
-            })
-    };
-    let bad = |(name, value): (String, String), want: &str| {
-        Error::Setting(format!(
-            "{name} = {} is not {want}; fix or unset it",
-            crate::error::clean(&value, 60)
-        ))
-    };
-    let endpoint = match pick(
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-        "ec2_metadata_service_endpoint",
-    ) {
-        Some((_, v)) if v.starts_with("http://") || v.starts_with("https://") => {
-            v.trim_end_matches('/').to_string()
-        }
-        Some(other) => return Err(bad(other, "an http(s) URL")),
-        None => match pick(
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
-            "ec2_metadata_service_endpoint_mode",
-        ) {
-            None => "http://169.254.169.254".to_string(),
-            Some((_, m)) if m.eq_ignore_ascii_case("ipv4") => "http://169.254.169.254".to_string(),
-            Some((_, m)) if m.eq_ignore_ascii_case("ipv6") => "http://[fd00:ec2::254]".to_string(),
-            Some(other) => return Err(bad(other, "IPv4 or IPv6")),
-        },
-    };
-    let timeout = match pick("AWS_METADATA_SERVICE_TIMEOUT", "metadata_service_timeout") {
-        None => std::time::Duration::from_secs(1),
-        Some(p) => match p.1.parse::<f64>() {
-            Ok(t) if t > 0.0 && t <= 300.0 => std::time::Duration::from_secs_f64(t),
-            _ => return Err(bad(p, "a number of seconds")),
-        },
-    };
-    let attempts = match pick(
-        "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
-        "metadata_service_num_attempts",
-    ) {
-        None => 1,
-        Some(p) => match p.1.parse::<u32>() {
-            Ok(n) if (1..=10).contains(&n) => n,
-            _ => return Err(bad(p, "a number from 1 to 10")),
-        },
-    };
-    Ok(Imds {
-        endpoint,
-        timeout,
-        attempts,
-        disabled: env.flag("AWS_EC2_METADATA_DISABLED"),
-    })
-}
-
-fn check_arn(profile: &str, role_arn: &str) -> Result<()> {
-    if role_arn.starts_with("arn:") {
-        return Ok(());
-    }
-    Err(Error::profile(
-        profile,
-        format!(
-            "role_arn = {} is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)",
-            crate::error::clean(role_arn, 80)
-        ),
-    ))
-}
-
-fn check_session_name(profile: &str, name: Option<&str>) -> Result<()> {
-    match name {
-        Some(n) if !crate::units::valid_session_name(n) => Err(Error::profile(
-            profile,
-            "role_session_name must be 2 to 64 characters of A-Z a-z 0-9 _+=,.@-",
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// One AssumeRole: the role profile and what it asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hop {
@@ -804,10 +339,9 @@ pub struct Hop {
 }
 
 impl Hop {
-    fn from_profile(profile: &Profile, role_arn: &str) -> Result<Hop> {
-        check_arn(&profile.name, role_arn)?;
-        let session_name = profile.get("role_session_name").map(str::to_string);
-        check_session_name(&profile.name, session_name.as_deref())?;
+    fn from_profile(profile: &Profile) -> Result<Hop> {
+        let role_arn = profile.role_arn()?.unwrap_or_default();
+        let session_name = profile.role_session_name()?.map(str::to_string);
         Ok(Hop {
             profile: profile.name.clone(),
             role_arn: role_arn.to_string(),
@@ -818,20 +352,12 @@ impl Hop {
     }
 }
 
-/// The MFA device of a chain and how to get its codes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MfaDevice {
-    pub serial: String,
-    /// `mfa_process`: a command whose stdout is the code.
-    pub process: Option<String>,
-    /// The profile that declares `mfa_serial`.
-    pub profile: String,
-}
-
 /// A profile resolved down to its first credentials.
 #[derive(Debug, Clone)]
 pub struct Chain {
     pub target: String,
+    /// The profile that names the source (holds the keys, or the way to get them).
+    pub source_profile: String,
     pub source: Source,
     /// Roles to assume, first (signed with the source) to last (the target).
     pub hops: Vec<Hop>,
@@ -856,8 +382,8 @@ mod tests {
         .unwrap()
     }
 
-    fn env() -> Environ {
-        Environ::from_pairs(&[])
+    fn env() -> Settings {
+        Settings::for_tests(&[])
     }
 
     const CREDS: &str = "[jones]\naws_access_key_id = AKIA1\naws_secret_access_key = s1\n";
@@ -870,7 +396,7 @@ mod tests {
         );
         let chain = c.resolve("jones", &env()).unwrap();
         assert!(chain.hops.is_empty());
-        assert_eq!(chain.source.kind.known().unwrap().access_key_id, "AKIA1");
+        assert_eq!(chain.source.known().unwrap().access_key_id, "AKIA1");
         assert_eq!(chain.mfa.unwrap().serial, "arn:aws:iam::1:mfa/jones");
         assert_eq!(chain.region.as_deref(), Some("eu-west-1"));
     }
@@ -882,7 +408,7 @@ mod tests {
             CREDS,
         );
         let chain = c.resolve("jones", &env()).unwrap();
-        assert_eq!(chain.source.kind.known().unwrap().access_key_id, "AKIA1");
+        assert_eq!(chain.source.known().unwrap().access_key_id, "AKIA1");
     }
 
     #[test]
@@ -905,7 +431,7 @@ mod tests {
         );
         assert_eq!(chain.hops[1].external_id.as_deref(), Some("x1"));
         assert_eq!(chain.duration, Some(1800));
-        assert_eq!(chain.source.profile, "jones");
+        assert_eq!(chain.source_profile, "jones");
         let mfa = chain.mfa.unwrap();
         assert_eq!((mfa.serial.as_str(), mfa.profile.as_str()), ("arn:m", "a"));
     }
@@ -922,7 +448,7 @@ mod tests {
         // Self-reference with keys is legal: the profile assumes its own role with its keys.
         let chain = c.resolve("jones", &env()).unwrap();
         assert_eq!(chain.hops.len(), 1);
-        assert_eq!(chain.source.profile, "jones");
+        assert_eq!(chain.source_profile, "jones");
     }
 
     #[test]
@@ -966,13 +492,13 @@ mod tests {
         );
         let e = c.resolve("e", &env()).unwrap_err();
         assert!(e.to_string().contains("AWS_ACCESS_KEY_ID"));
-        let with = Environ::from_pairs(&[
+        let with = Settings::for_tests(&[
             ("AWS_ACCESS_KEY_ID", "AKIAENV"),
             ("AWS_SECRET_ACCESS_KEY", "sec"),
         ]);
         let chain = c.resolve("e", &with).unwrap();
-        assert!(chain.source.is_environment());
-        assert_eq!(chain.source.kind.known().unwrap().access_key_id, "AKIAENV");
+        assert!(matches!(chain.source, Source::Environment(_)));
+        assert_eq!(chain.source.known().unwrap().access_key_id, "AKIAENV");
     }
 
     #[test]
@@ -1006,7 +532,7 @@ mod tests {
         assert!(msg("dur").contains("duration_seconds = 1h"));
         assert!(msg("notarn").contains("is not an ARN"));
         let proc = c.resolve("proc", &env()).unwrap();
-        assert_eq!(proc.source.kind, SourceKind::Process("/bin/x".into()));
+        assert!(matches!(&proc.source, Source::Process(p) if p.command == "/bin/x"));
     }
 
     #[test]
@@ -1015,9 +541,9 @@ mod tests {
             "[profile ecs]\nrole_arn = arn:aws:iam::1:role/a\ncredential_source = EcsContainer\n",
             "",
         );
-        let url = |pairs: &[(&str, &str)]| match c.resolve("ecs", &Environ::from_pairs(pairs)) {
-            Ok(chain) => match chain.source.kind {
-                SourceKind::Container { url } => Ok(url),
+        let url = |pairs: &[(&str, &str)]| match c.resolve("ecs", &Settings::for_tests(pairs)) {
+            Ok(chain) => match chain.source {
+                Source::Container(c) => Ok(c.url),
                 other => panic!("{other:?}"),
             },
             Err(e) => Err(e.to_string()),
@@ -1065,19 +591,19 @@ mod tests {
             "",
         );
         let chain = c.resolve("up", &env()).unwrap();
-        let SourceKind::WebIdentity(w) = &chain.source.kind else {
-            panic!("{:?}", chain.source.kind)
+        let Source::WebIdentity(w) = &chain.source else {
+            panic!("{:?}", chain.source)
         };
         assert_eq!(w.token_file, Path::new("/var/token"));
         assert_eq!(w.session_name.as_deref(), Some("build"));
         assert_eq!(chain.hops.len(), 1);
         // The environment's token and role, for the profile named on the command line only.
-        let e = Environ::from_pairs(&[
+        let e = Settings::for_tests(&[
             ("AWS_WEB_IDENTITY_TOKEN_FILE", "/env/token"),
             ("AWS_ROLE_ARN", "arn:aws:iam::1:role/env"),
         ]);
         let chain = c.resolve("default", &e).unwrap();
-        let SourceKind::WebIdentity(w) = &chain.source.kind else {
+        let Source::WebIdentity(w) = &chain.source else {
             panic!()
         };
         assert_eq!(
@@ -1085,7 +611,7 @@ mod tests {
             (Some("/env/token"), "arn:aws:iam::1:role/env")
         );
         let chain = c.resolve("up", &e).unwrap();
-        let SourceKind::WebIdentity(w) = &chain.source.kind else {
+        let Source::WebIdentity(w) = &chain.source else {
             panic!()
         };
         assert_eq!(

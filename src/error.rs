@@ -49,6 +49,8 @@ pub enum Error {
     Profile { profile: String, message: String },
     /// An MFA code was needed and none could be had, or the one given is malformed.
     Mfa(String),
+    /// What was typed at the prompt is not a code; `shape` shows it without its digits.
+    NotACode { shape: String },
     /// The user pressed Ctrl-C at the prompt.
     Interrupted,
     /// The STS endpoint is not usable (bad URL, plain HTTP to a remote host, bad CA bundle).
@@ -96,6 +98,14 @@ pub struct StsFailure {
     pub message: String,
     pub request_id: Option<String>,
     pub hint: Option<String>,
+}
+
+impl StsFailure {
+    /// STS's answer to a wrong or reused MFA code: `AccessDenied` that speaks of MFA
+    /// ("MultiFactorAuthentication failed with invalid MFA one time pass code").
+    pub fn is_wrong_mfa_code(&self) -> bool {
+        self.code == "AccessDenied" && self.message.to_ascii_lowercase().contains("mfa")
+    }
 }
 
 impl Error {
@@ -178,6 +188,9 @@ impl fmt::Display for Error {
                 write!(f, "profile '{}': {message}", clean(profile, 64))
             }
             Error::Mfa(msg) => f.write_str(msg),
+            Error::NotACode { shape } => {
+                write!(f, "what was typed ({shape}) is not a 6-digit MFA code")
+            }
             Error::Interrupted => f.write_str("interrupted"),
             Error::Shared { message, .. } => f.write_str(message),
             Error::Source {

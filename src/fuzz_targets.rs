@@ -41,13 +41,14 @@ pub fn ini(data: &[u8]) {
     match crate::config::Config::parse(Some((&text, p)), Some((&text, p))) {
         Err(e) => clean_line(&e),
         Ok(config) => {
-            let env = crate::environ::Environ::default();
+            let settings = crate::settings::Settings::from_env(&Default::default())
+                .expect("an empty environment has valid settings");
             for name in config.names() {
-                match config.resolve(&name, &env) {
+                match config.resolve(&name, &settings) {
                     Err(e) => clean_line(&e),
                     Ok(chain) => {
                         if let Err(e) =
-                            crate::plan::plan(&chain, &crate::plan::Options::default(), "e", "n")
+                            crate::plan::plan(&chain, &crate::plan::Overrides::default(), "e", "n")
                         {
                             clean_line(&e);
                         }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod atomic;
 mod cache;
 mod child;
 mod cli;
@@ -17,15 +18,19 @@ mod error;
 mod exec;
 #[cfg(test)]
 mod fuzz;
+#[doc(hidden)]
 pub mod fuzz_targets;
 mod ini;
 mod list;
 mod log;
 mod mfa;
+mod net;
 mod output;
 mod pipeline;
 mod plan;
+mod profile;
 mod server;
+mod settings;
 mod source;
 mod sts;
 mod units;

@@ -6,12 +6,12 @@ use time::OffsetDateTime;
 
 use crate::cache::{self, Cache};
 use crate::cli::Options;
-use crate::config::{Config, SourceKind};
-use crate::environ::Environ;
+use crate::config::Config;
 use crate::pipeline::{Resolved, resolve};
+use crate::settings::Settings;
 
 /// `mfarole list`: one line a profile, no secret, no network.
-pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
+pub fn render(config: &Config, settings: &Settings, cache: &Cache) -> String {
     let now = OffsetDateTime::now_utc();
     let mut rows: Vec<[String; 3]> = Vec::new();
     for name in config.names() {
@@ -24,22 +24,18 @@ pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
             ]);
             continue;
         }
-        let (needs, cached) = match resolve(config, &name, &Options::default(), env, now) {
+        let (needs, cached) = match resolve(config, &name, &Options::default(), settings, now) {
             Err(e) => (
                 format!("error: {}", crate::error::clean(&e.to_string(), 120)),
                 String::new(),
             ),
             Ok(Resolved { chain, plan, .. }) => {
                 let mfa = if chain.mfa.is_some() { " + MFA" } else { "" };
-                let kind = chain.source.kind.describe();
+                let kind = chain.source.kind();
                 let needs = match chain.hops.last() {
                     None => format!("{kind}{mfa}"),
                     Some(hop) => {
-                        let via = match &chain.source.kind {
-                            SourceKind::Keys(_) => chain.source.profile.clone(),
-                            SourceKind::Environment(_) => "environment".to_string(),
-                            _ => format!("{} ({kind})", chain.source.profile),
-                        };
+                        let via = chain.source.via(&chain.source_profile);
                         let hops = if chain.hops.len() > 1 {
                             format!(" ({} hops)", chain.hops.len())
                         } else {
@@ -61,8 +57,8 @@ pub fn render(config: &Config, env: &Environ, cache: &Cache) -> String {
                         None => "-".to_string(),
                     },
                 };
-                if let SourceKind::Sso(sso) = &chain.source.kind {
-                    cached = format!("{cached}; {}", crate::source::login_status(sso, now));
+                if let Some(status) = chain.source.status(now) {
+                    cached = format!("{cached}; {status}");
                 }
                 (needs, cached)
             }

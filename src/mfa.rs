@@ -16,8 +16,17 @@ use std::time::Duration;
 
 use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex};
 
-use crate::config::MfaDevice;
 use crate::error::{Error, Result};
+
+/// The MFA device of a chain and how to get its codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaDevice {
+    pub serial: String,
+    /// `mfa_process`: a command whose stdout is the code.
+    pub process: Option<String>,
+    /// The profile that declares `mfa_serial`.
+    pub profile: String,
+}
 
 /// A code, with a `Debug` that does not show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -50,13 +59,13 @@ pub fn parse_code(text: &str) -> Option<Code> {
 }
 
 /// Gets codes for one device from the first source that applies.
-pub struct Source<'a> {
+pub struct CodeSource<'a> {
     pub device: &'a MfaDevice,
     pub flag: Option<&'a str>,
     pub process_timeout: Duration,
 }
 
-impl Source<'_> {
+impl CodeSource<'_> {
     pub fn origin(&self) -> Origin {
         if self.flag.is_some() {
             Origin::Flag
@@ -78,6 +87,33 @@ impl Source<'_> {
             return run_process(cmd, &self.device.profile, self.process_timeout);
         }
         prompt(&self.device.serial, &self.device.profile, again)
+    }
+}
+
+/// How many times a typed code is asked for when it is not a code or STS rejects it.
+pub const PROMPT_ATTEMPTS: u32 = 3;
+
+impl CodeSource<'_> {
+    /// Makes `call` with a code, asking again (up to [`PROMPT_ATTEMPTS`] in all) when a typed
+    /// code is not six digits or STS rejects it as a wrong code. Codes from `--mfa-token` or
+    /// `mfa_process` are not retried: the same source would give the same code.
+    pub fn with_code<T>(&self, mut call: impl FnMut(&Code) -> Result<T>) -> Result<T> {
+        let mut again: Option<String> = None;
+        let mut attempt = 1;
+        loop {
+            let retry = self.origin() == Origin::Prompt && attempt < PROMPT_ATTEMPTS;
+            let next = format!("({}/{PROMPT_ATTEMPTS})", attempt + 1);
+            let result = self.get(again.as_deref()).and_then(|code| call(&code));
+            again = match result {
+                Err(e @ Error::NotACode { .. }) if retry => Some(format!("{e}; try again {next}")),
+                Err(Error::Sts(f)) if retry && f.is_wrong_mfa_code() => Some(format!(
+                    "STS rejected the code ({}); enter the next code {next}",
+                    crate::error::clean(&f.message, 120)
+                )),
+                other => return other,
+            };
+            attempt += 1;
+        }
     }
 }
 
@@ -125,11 +161,8 @@ fn prompt(serial: &str, profile: &str, again: Option<&str>) -> Result<Code> {
     };
     let _ = writeln!(tty);
     match typed? {
-        Typed::Line(line) => parse_code(&line).ok_or_else(|| {
-            Error::Mfa(format!(
-                "what was typed ({}) is not a 6-digit MFA code",
-                mask_typed(&line)
-            ))
+        Typed::Line(line) => parse_code(&line).ok_or_else(|| Error::NotACode {
+            shape: mask_typed(&line),
         }),
         Typed::Interrupted => Err(Error::Interrupted),
         Typed::Eof => Err(Error::Mfa(
@@ -287,14 +320,14 @@ mod tests {
     #[test]
     fn flag_wins_and_is_checked() {
         let d = device(Some("echo 111111"));
-        let s = Source {
+        let s = CodeSource {
             device: &d,
             flag: Some("222222"),
             process_timeout: Duration::from_secs(5),
         };
         assert_eq!(s.origin(), Origin::Flag);
         assert_eq!(s.get(None).unwrap().as_str(), "222222");
-        let s = Source {
+        let s = CodeSource {
             device: &d,
             flag: Some("22"),
             process_timeout: Duration::from_secs(5),
@@ -305,7 +338,7 @@ mod tests {
     #[test]
     fn process_output_is_the_code() {
         let d = device(Some("echo '  654321  '"));
-        let s = Source {
+        let s = CodeSource {
             device: &d,
             flag: None,
             process_timeout: Duration::from_secs(5),

@@ -1,25 +1,31 @@
-//! The credential pipeline: profile → chain → plan → cache → STS → credentials. It resolves a
-//! profile (no network), then resumes the plan after its last fresh cached step, taking each
-//! step's lock so that parallel runs share one call and one prompt, and shares a holder's
-//! failure with the runs that waited for it. It prints nothing but `--verbose` lines.
+//! The credential pipeline: profile → chain → plan → cache → steps → credentials, in three
+//! parts that read top to bottom in [`get_credentials_fresh_for`]:
 //!
-//! The cached path is kept short on purpose: with a fresh final step, a run reads two small
-//! files and one cache entry, builds no HTTP client and asks nothing.
+//! 1. preflight: the guards (a `credential_process` that is this same run, nesting), and the
+//!    fresh credentials of an mfarole environment for the same profile;
+//! 2. resolve: the files, the chain, the endpoint and the plan (no network, no cache);
+//! 3. [`execute`]: resume the plan after its last fresh cached step, then run each remaining
+//!    step under its lock, so that parallel runs share one call and one prompt, sharing a
+//!    holder's failure with the runs that waited for it.
+//!
+//! It prints nothing but `--verbose` lines. The cached path is kept short on purpose: with a
+//! fresh final step, a run reads two small files and one cache entry, builds no HTTP client
+//! and asks nothing.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use time::OffsetDateTime;
 
 use crate::cache::{self, Cache};
 use crate::cli::Options;
-use crate::config::{Chain, Config, Files, SourceKind};
-use crate::creds::Credentials;
-use crate::environ::Environ;
+use crate::config::{Chain, Config};
+use crate::creds::{Credentials, Issued};
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::mfa;
-use crate::plan::{self, Action, Plan};
-use crate::sts::{self, Client, Endpoint, NetConfig};
+use crate::mfa::CodeSource;
+use crate::plan::{self, Action, Plan, Step};
+use crate::settings::Settings;
+use crate::sts::{self, Client, Endpoint};
 use crate::units;
 
 /// How deep `mfarole exec` may nest inside another mfarole environment.
@@ -33,6 +39,14 @@ pub struct Got {
     pub nesting: String,
 }
 
+/// What every part of a run reads: the command line, the settings, the log.
+#[derive(Clone, Copy)]
+pub struct Run<'a> {
+    pub opts: &'a Options,
+    pub settings: &'a Settings,
+    pub log: &'a Log,
+}
+
 /// A profile made ready to run: no network, no cache.
 pub(crate) struct Resolved {
     pub chain: Chain,
@@ -40,6 +54,8 @@ pub(crate) struct Resolved {
     pub endpoint: Endpoint,
     /// `--region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile chain's.
     pub region: Option<String>,
+    /// The RoleSessionName for roles whose profile names none.
+    pub session_name: String,
 }
 
 /// Profile → chain, region, endpoint and plan. `now` dates the default session name.
@@ -47,49 +63,144 @@ pub(crate) fn resolve(
     config: &Config,
     profile: &str,
     opts: &Options,
-    env: &Environ,
+    settings: &Settings,
     now: OffsetDateTime,
 ) -> Result<Resolved> {
-    let chain = config.resolve(profile, env)?;
-    let region = requested_region(opts, env).or_else(|| chain.region.clone());
-    let endpoint = Endpoint::resolve(env, chain.endpoint_url.as_deref(), region.as_deref())?;
-    let user = env.get("LOGNAME").or_else(|| env.get("USER"));
+    let chain = config.resolve(profile, settings)?;
+    let region = requested_region(opts, settings).or_else(|| chain.region.clone());
+    let endpoint = Endpoint::resolve(
+        &settings.endpoints,
+        chain.endpoint_url.as_deref(),
+        region.as_deref(),
+    )?;
+    let session_name = units::default_session_name(settings.user.as_deref(), now);
     let plan = plan::plan(
         &chain,
-        &plan::Options {
+        &plan::Overrides {
             duration: opts.duration,
             no_session: opts.no_session,
         },
         &endpoint.key(),
-        &units::default_session_name(user, now),
+        &session_name,
     )?;
     Ok(Resolved {
         chain,
         plan,
         endpoint,
         region,
+        session_name,
     })
 }
 
 /// The region asked for outside the config: `--region`, `AWS_REGION`, `AWS_DEFAULT_REGION`.
-fn requested_region(opts: &Options, env: &Environ) -> Option<String> {
-    opts.region
-        .clone()
-        .or_else(|| env.get("AWS_REGION").map(str::to_string))
-        .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string))
+fn requested_region(opts: &Options, settings: &Settings) -> Option<String> {
+    opts.region.clone().or_else(|| settings.region.clone())
+}
+
+/// The heart of `exec` and `env`: credentials for `profile`, from the cache where fresh, else
+/// from STS, resuming the plan after its last fresh cached step.
+pub fn get_credentials(run: Run, profile: &str) -> Result<Got> {
+    get_credentials_fresh_for(run, profile, None)
+}
+
+/// [`get_credentials`], where cached credentials count as fresh only if they stay valid for
+/// `margin` more (when that is longer than the usual margin): how `exec --server` renews well
+/// before the SDKs' own refresh windows.
+pub fn get_credentials_fresh_for(run: Run, profile: &str, margin: Option<Duration>) -> Result<Got> {
+    let started = SystemTime::now();
+    let nesting = preflight(run.settings, profile)?;
+    let mut cache_settings = run.settings.cache.clone();
+    cache_settings.margin = cache_settings.margin.max(margin.unwrap_or_default());
+    if let Some(credentials) = inherited(run, profile, cache_settings.margin) {
+        run.log.verbose(format_args!(
+            "inside an mfarole environment for '{profile}' whose credentials are fresh: using them"
+        ));
+        let region = requested_region(run.opts, run.settings);
+        return Ok(Got {
+            credentials,
+            region,
+            nesting,
+        });
+    }
+    let config = Config::load(&run.settings.files)?;
+    let resolved = resolve(
+        &config,
+        profile,
+        run.opts,
+        run.settings,
+        OffsetDateTime::now_utc(),
+    )?;
+    let chain = &resolved.chain;
+    chain.source.check(&chain.source_profile, run.settings)?;
+    log_plan(run.log, profile, &resolved);
+    let known = chain.source.known().cloned();
+    let credentials = match (&resolved.plan.passthrough, known) {
+        (Some(why), Some(known)) => {
+            run.log.verbose(format_args!("{why}"));
+            known
+        }
+        (_, known) => {
+            let cache = Cache::open(&cache_settings, run.log);
+            let mut client = None;
+            let mut step = |step: &Step, creds: Option<&Credentials>| {
+                let client = match &client {
+                    Some(c) => c,
+                    None => client.insert(Client::new(
+                        resolved.endpoint.clone(),
+                        &run.settings.net,
+                        run.log,
+                    )?),
+                };
+                run_step(run, &resolved, &cache, client, step, creds)
+            };
+            let clock = OffsetDateTime::now_utc;
+            let resume = Resume {
+                refresh: run.opts.refresh,
+                started,
+            };
+            execute(
+                &resolved.plan,
+                known,
+                &cache,
+                &clock,
+                resume,
+                &mut step,
+                run.log,
+            )?
+        }
+    };
+    Ok(Got {
+        credentials,
+        region: resolved.region,
+        nesting,
+    })
+}
+
+/// The guards that come before any file is read: a `credential_process` that runs mfarole
+/// for this same profile, and nesting of mfarole environments. Returns the child's nesting
+/// list.
+fn preflight(settings: &Settings, profile: &str) -> Result<String> {
+    if settings
+        .outer
+        .running_processes
+        .iter()
+        .any(|p| p == profile)
+    {
+        return Err(Error::profile(
+            profile,
+            "its credential_process runs mfarole for this same profile, which would never end; point credential_process at the secret store itself",
+        ));
+    }
+    check_nesting(profile, &settings.outer.nesting)
 }
 
 /// Refuses loops and deep nesting of mfarole inside mfarole; returns the child's list.
-fn check_nesting(profile: &str, env: &Environ) -> Result<String> {
-    let outer: Vec<&str> = env
-        .get("MFAROLE_NESTING")
-        .map(|n| n.split(',').filter(|p| !p.is_empty()).collect())
-        .unwrap_or_default();
+fn check_nesting(profile: &str, outer: &[String]) -> Result<String> {
     // The same profile directly inside itself (a Makefile run from `mfarole exec P` whose
     // targets run `mfarole exec P -- ...`) is fine: it only counts toward the depth limit. A
     // profile met again further out is a loop.
-    let same = outer.last() == Some(&profile);
-    if !same && outer.contains(&profile) {
+    let same = outer.last().is_some_and(|p| p == profile);
+    if !same && outer.iter().any(|p| p == profile) {
         return Err(Error::Setting(format!(
             "already inside an mfarole environment for '{profile}' ({}); exit it first",
             outer.join(" > ")
@@ -102,189 +213,107 @@ fn check_nesting(profile: &str, env: &Environ) -> Result<String> {
             outer.join(" > ")
         )));
     }
-    let mut list = outer;
-    list.push(profile);
+    let mut list = outer.to_vec();
+    list.push(profile.to_string());
     Ok(list.join(","))
 }
 
 /// Inside an mfarole environment for the same profile, the credentials it holds, when they
 /// are still fresh and nothing on the command line asks for others: no file, no cache, no
 /// STS call and no prompt.
-fn inherited(
-    opts: &Options,
-    profile: &str,
-    env: &Environ,
-    margin: std::time::Duration,
-) -> Option<Credentials> {
-    if env.get("MFAROLE_PROFILE") != Some(profile)
+fn inherited(run: Run, profile: &str, margin: Duration) -> Option<Credentials> {
+    let (opts, settings) = (run.opts, run.settings);
+    if settings.outer.profile.as_deref() != Some(profile)
         || opts.refresh
         || opts.duration.is_some()
         || opts.no_session
     {
         return None;
     }
-    let expiration = env.get("AWS_CREDENTIAL_EXPIRATION").and_then(|e| {
+    let expiration = settings.outer.expiration.as_deref().and_then(|e| {
         OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339).ok()
     })?;
     if expiration - margin <= OffsetDateTime::now_utc() {
         return None;
     }
+    let keys = &settings.environment;
     let credentials = Credentials {
-        access_key_id: env.get("AWS_ACCESS_KEY_ID")?.to_string(),
-        secret_access_key: env.get("AWS_SECRET_ACCESS_KEY")?.to_string(),
-        session_token: Some(env.get("AWS_SESSION_TOKEN")?.to_string()),
+        access_key_id: keys.access_key_id.clone()?,
+        secret_access_key: keys.secret_access_key.clone()?,
+        session_token: Some(keys.session_token.clone()?),
         expiration: Some(expiration),
     };
     credentials.bad_part().is_none().then_some(credentials)
 }
 
-/// The heart of `exec` and `env`: credentials for `profile`, from the cache where fresh, else
-/// from STS, resuming the plan after its last fresh cached step.
-pub fn get_credentials(opts: &Options, profile: &str, env: &Environ, log: &Log) -> Result<Got> {
-    get_credentials_fresh_for(opts, profile, env, log, None)
-}
-
-/// [`get_credentials`], where cached credentials count as fresh only if they stay valid for
-/// `margin` more (when that is longer than the usual margin): how `exec --server` renews well
-/// before the SDKs' own refresh windows.
-pub fn get_credentials_fresh_for(
-    opts: &Options,
-    profile: &str,
-    env: &Environ,
-    log: &Log,
-    margin: Option<std::time::Duration>,
-) -> Result<Got> {
-    let started = SystemTime::now();
-    if env
-        .get(crate::source::RUNNING)
-        .is_some_and(|running| running.split(',').any(|p| p == profile))
-    {
-        return Err(Error::profile(
-            profile,
-            "its credential_process runs mfarole for this same profile, which would never end; point credential_process at the secret store itself",
-        ));
+/// `-v`: where the credentials come from, and the plan, step by step.
+fn log_plan(log: &Log, profile: &str, resolved: &Resolved) {
+    if !log.is_verbose() {
+        return;
     }
-    let nesting = check_nesting(profile, env)?;
-    let mut settings = cache::Settings::from_env(env)?;
-    if let Some(m) = margin {
-        settings.margin = settings.margin.max(m);
-    }
-    if let Some(credentials) = inherited(opts, profile, env, settings.margin) {
-        log.verbose(format_args!(
-            "inside an mfarole environment for '{profile}' whose credentials are fresh: using them"
-        ));
-        let region = requested_region(opts, env);
-        return Ok(Got {
-            credentials,
-            region,
-            nesting,
-        });
-    }
-    let config = Config::load(&Files::from_env(env))?;
-    let now = OffsetDateTime::now_utc();
-    let Resolved {
-        chain,
-        plan,
-        endpoint,
-        region,
-    } = resolve(&config, profile, opts, env, now)?;
-    // Inside an mfarole environment the inherited AWS_* keys are the parent's temporary
-    // credentials, not a source: refuse to build on them.
-    if chain.source.is_environment() && env.get("MFAROLE_PROFILE").is_some() {
-        return Err(Error::profile(
-            &chain.source.profile,
-            "uses credential_source = Environment, but the environment holds the temporary credentials of the mfarole that runs this; run it outside mfarole",
-        ));
-    }
+    let (chain, endpoint) = (&resolved.chain, &resolved.endpoint);
     log.verbose(format_args!(
         "profile '{profile}': source '{}' ({}{}), endpoint {} ({}), region {}",
-        chain.source.profile,
-        chain.source.kind.describe(),
+        chain.source_profile,
+        chain.source.kind(),
         chain
             .source
-            .kind
             .known()
             .map(|c| format!(", key {}", c.masked_id()))
             .unwrap_or_default(),
         endpoint.url,
         endpoint.origin,
-        region.as_deref().unwrap_or("none")
+        resolved.region.as_deref().unwrap_or("none")
     ));
-    if let (Some(why), Some(known)) = (&plan.passthrough, chain.source.kind.known()) {
-        log.verbose(format_args!("{why}"));
-        return Ok(Got {
-            credentials: known.clone(),
-            region,
-            nesting,
-        });
-    }
-    for (i, step) in plan.steps.iter().enumerate() {
+    for (i, step) in resolved.plan.steps.iter().enumerate() {
         log.verbose(format_args!(
             "plan {}: {}{}{} — {}",
             i + 1,
             step.action.describe(),
-            if step.mfa { " with MFA" } else { "" },
+            if step.mfa.is_some() { " with MFA" } else { "" },
             step.duration
                 .map(|d| format!(" for {}", units::show_duration(d)))
                 .unwrap_or_default(),
             step.reason
         ));
     }
-    let cache = Cache::open(env, settings, log);
+}
 
-    // Resume after the last fresh cached step.
-    let mut start = 0;
-    let mut current = chain.source.kind.known().cloned();
-    if opts.refresh {
-        log.verbose(format_args!("--refresh: not using cached credentials"));
-    } else {
-        for (i, step) in plan.steps.iter().enumerate().rev() {
-            if let Some(hit) = cache.get_fresh(&step.cache_key, now, None) {
-                log.verbose(format_args!(
-                    "step {} ({}) from the cache, valid until {}",
-                    i + 1,
-                    step.action.describe(),
-                    hit.credentials
-                        .expiration
-                        .map(cache::show_time)
-                        .unwrap_or_default()
-                ));
-                start = i + 1;
-                current = Some(hit.credentials);
-                break;
-            }
+/// How a run treats what the cache holds.
+#[derive(Clone, Copy)]
+struct Resume {
+    /// `--refresh`: nothing cached before this run counts.
+    refresh: bool,
+    /// When this run started: under `--refresh`, an entry written since (by a parallel run)
+    /// counts, and a failure marked since is shared.
+    started: SystemTime,
+}
+
+/// Runs `plan` with the cache: resumes after the last fresh cached step, then runs each
+/// remaining step under its lock, checking again once the lock is held (whoever held it may
+/// have just done the step), and sharing the failure of a holder it waited for. `known`: the
+/// source's credentials when they need no step. `clock` is read for each freshness check
+/// (waiting for a lock may take minutes).
+fn execute(
+    plan: &Plan,
+    known: Option<Credentials>,
+    cache: &Cache,
+    clock: &dyn Fn() -> OffsetDateTime,
+    resume: Resume,
+    run_step: &mut dyn FnMut(&Step, Option<&Credentials>) -> Result<Issued>,
+    log: &Log,
+) -> Result<Credentials> {
+    let (start, mut current) = match resume.refresh {
+        true => {
+            log.verbose(format_args!("--refresh: not using cached credentials"));
+            (0, known)
         }
-    }
-    if start == plan.steps.len()
-        && let Some(credentials) = current
-    {
-        return Ok(Got {
-            credentials,
-            region,
-            nesting,
-        });
-    }
-
-    let client = Client::new(endpoint, NetConfig::from_env(env)?, log)?;
-    let process_timeout = match env.get("MFAROLE_MFA_PROCESS_TIMEOUT") {
-        None => std::time::Duration::from_secs(60),
-        Some(v) => units::parse_duration(v)
-            .filter(|&s| s > 0)
-            .map(|s| std::time::Duration::from_secs(u64::from(s)))
-            .ok_or_else(|| {
-                Error::Setting(format!(
-                    "MFAROLE_MFA_PROCESS_TIMEOUT={} is not a duration like 30s or 2m; fix or unset it",
-                    crate::error::clean(v, 20)
-                ))
-            })?,
+        false => resume_point(plan, cache, clock()).unwrap_or((0, known)),
     };
     for (i, step) in plan.steps.iter().enumerate().skip(start) {
         let lock = cache.lock(&step.cache_key)?;
-        // Whoever held the lock may have just done this step for us. Under --refresh only an
-        // entry written since this run started counts.
-        let since = opts.refresh.then_some(started);
-        // The clock again on purpose: waiting for the lock may have taken minutes.
-        if let Some(hit) = cache.get_fresh(&step.cache_key, OffsetDateTime::now_utc(), since) {
+        let since = resume.refresh.then_some(resume.started);
+        if let Some(hit) = cache.get_fresh(&step.cache_key, clock(), since) {
             log.verbose(format_args!(
                 "step {} was just done by another mfarole: using its result",
                 i + 1
@@ -293,43 +322,16 @@ pub fn get_credentials_fresh_for(
             continue;
         }
         if lock.as_ref().is_some_and(|l| l.waited)
-            && let Some(failure) = cache.failed_since(&step.cache_key, started)
+            && let Some(failure) = cache.failed_since(&step.cache_key, resume.started)
         {
             // The run we waited for failed (STS down, a rejected code, Ctrl-C at its prompt):
             // fail the same way now rather than replay its prompt or its retries.
             return Err(failure);
         }
-        let ctx = StepContext {
-            client: &client,
-            chain: &chain,
-            opts,
-            env,
-            cache: &cache,
-            log,
-            process_timeout,
-        };
-        let issued = match run_step(&ctx, step, current.as_ref()) {
-            Ok(issued) => issued,
-            Err(e) => {
-                cache.mark_failed(&step.cache_key, &e);
-                return Err(e);
-            }
-        };
-        log.verbose(format_args!(
-            "step {} done: key {}{}{}",
-            i + 1,
-            issued.credentials.masked_id(),
-            issued
-                .arn
-                .as_deref()
-                .map(|a| format!(" ({a})"))
-                .unwrap_or_default(),
-            issued
-                .credentials
-                .expiration
-                .map(|e| format!(", valid until {}", cache::show_time(e)))
-                .unwrap_or_else(|| ", long-term".to_string())
-        ));
+        let issued = run_step(step, current.as_ref()).inspect_err(|e| {
+            cache.mark_failed(&step.cache_key, e);
+        })?;
+        log_done(log, i, &issued);
         if issued.credentials.expiration.is_some() {
             cache.put(&step.cache_key, &issued);
         } else {
@@ -338,59 +340,84 @@ pub fn get_credentials_fresh_for(
         }
         current = Some(issued.credentials);
     }
-    let credentials = current.expect("a plan whose source is fetched has a first step");
-    Ok(Got {
-        credentials,
-        region,
-        nesting,
+    // By construction: a source that is not known has a fetch step.
+    Ok(current.expect("a plan whose source is fetched has a first step"))
+}
+
+/// The step after the last fresh cached one, with its credentials.
+fn resume_point(
+    plan: &Plan,
+    cache: &Cache,
+    now: OffsetDateTime,
+) -> Option<(usize, Option<Credentials>)> {
+    plan.steps.iter().enumerate().rev().find_map(|(i, step)| {
+        let hit = cache.get_fresh(&step.cache_key, now, None)?;
+        cache.log().verbose(format_args!(
+            "step {} ({}) from the cache, valid until {}",
+            i + 1,
+            step.action.describe(),
+            hit.credentials
+                .expiration
+                .map(cache::show_time)
+                .unwrap_or_default()
+        ));
+        Some((i + 1, Some(hit.credentials)))
     })
 }
 
-/// What every step may need besides its own call.
-struct StepContext<'a> {
-    client: &'a Client<'a>,
-    chain: &'a Chain,
-    opts: &'a Options,
-    env: &'a Environ,
-    cache: &'a Cache<'a>,
-    log: &'a Log,
-    process_timeout: std::time::Duration,
+fn log_done(log: &Log, i: usize, issued: &Issued) {
+    log.verbose(format_args!(
+        "step {} done: key {}{}{}",
+        i + 1,
+        issued.credentials.masked_id(),
+        issued
+            .arn
+            .as_deref()
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default(),
+        issued
+            .credentials
+            .expiration
+            .map(|e| format!(", valid until {}", cache::show_time(e)))
+            .unwrap_or_else(|| ", long-term".to_string())
+    ));
 }
 
-/// How many times a typed code is asked for when STS rejects it.
-const PROMPT_ATTEMPTS: u32 = 3;
-
-/// One STS call, with the MFA code when the step needs one; typed codes that STS rejects are
-/// asked for again, up to three times in all.
+/// One step: a source's fetch, or an STS call with the previous step's credentials, with the
+/// MFA code when the step carries a device (typed codes asked again by [`CodeSource`]).
 fn run_step(
-    ctx: &StepContext,
-    step: &plan::Step,
+    run: Run,
+    resolved: &Resolved,
+    cache: &Cache,
+    client: &Client,
+    step: &Step,
     creds: Option<&Credentials>,
-) -> Result<crate::creds::Issued> {
-    let (client, chain, opts) = (ctx.client, ctx.chain, ctx.opts);
-    if let Action::Fetch { profile, kind } = &step.action {
-        return match kind {
-            SourceKind::WebIdentity(w) => web_identity(client, profile, w, step),
-            kind => crate::source::fetch(
+) -> Result<Issued> {
+    let profile = step.action.profile();
+    let call = match &step.action {
+        Action::Fetch { source, .. } => {
+            return source.fetch(&crate::source::Fetch {
                 profile,
-                kind,
-                ctx.env,
-                ctx.cache,
-                ctx.process_timeout,
-                ctx.log,
-            ),
-        };
-    }
-    let creds = creds.expect("a fetch step comes before the first call");
-    if matches!(step.action, Action::GetSessionToken { .. }) && !creds.is_long_term() {
+                settings: run.settings,
+                cache,
+                sts: client,
+                log: run.log,
+                session_name: &resolved.session_name,
+            });
+        }
+        Action::GetSessionToken { .. } => None,
+        Action::AssumeRole(call) => Some(call),
+    };
+    // By construction: a plan whose source is fetched starts with the fetch.
+    let creds = creds.expect("the source's credentials come before the first STS call");
+    if call.is_none() && !creds.is_long_term() {
         return Err(Error::profile(
-            step.action.profile(),
+            profile,
             "its credential_process gave temporary credentials (a session token), which cannot call GetSessionToken for mfa_serial; have it give the long-term keys, or remove mfa_serial",
         ));
     }
     let mut params: Vec<(&'static str, String)> = Vec::new();
-    let profile = step.action.profile().to_string();
-    if let Action::AssumeRole(call) = &step.action {
+    if let Some(call) = call {
         params.push(("RoleArn", call.role_arn.clone()));
         params.push((
             "RoleSessionName",
@@ -403,108 +430,246 @@ fn run_step(
     if let Some(d) = step.duration {
         params.push(("DurationSeconds", d.to_string()));
     }
-    let device = match (&chain.mfa, step.mfa) {
-        (Some(device), true) => device,
-        _ => {
-            return client.call(&sts::Request {
-                action: step.action.name(),
-                profile: &profile,
-                params,
-                credentials: Some(creds),
-                carries_mfa: false,
-            });
-        }
+    let request = |params: Vec<(&'static str, String)>, carries_mfa| sts::Request {
+        action: step.action.name(),
+        profile,
+        params,
+        credentials: Some(creds),
+        carries_mfa,
     };
-    let source = mfa::Source {
+    let Some(device) = &step.mfa else {
+        return client.call(&request(params, false));
+    };
+    let codes = CodeSource {
         device,
-        flag: opts.mfa_token.as_deref(),
-        process_timeout: ctx.process_timeout,
+        flag: run.opts.mfa_token.as_deref(),
+        process_timeout: run.settings.mfa_process_timeout,
     };
-    let mut again: Option<String> = None;
-    let mut attempt = 1;
-    loop {
-        let code = match source.get(again.as_deref()) {
-            Ok(code) => code,
-            Err(Error::Mfa(why))
-                if source.origin() == mfa::Origin::Prompt
-                    && attempt < PROMPT_ATTEMPTS
-                    && why.starts_with("what was typed") =>
-            {
-                again = Some(format!(
-                    "{why}; try again ({}/{PROMPT_ATTEMPTS})",
-                    attempt + 1
-                ));
-                attempt += 1;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
+    codes.with_code(|code| {
         let mut with_code = params.clone();
         with_code.push(("SerialNumber", device.serial.clone()));
         with_code.push(("TokenCode", code.as_str().to_string()));
-        let result = client.call(&sts::Request {
-            action: step.action.name(),
-            profile: &profile,
-            params: with_code,
-            credentials: Some(creds),
-            carries_mfa: true,
-        });
-        match result {
-            Err(Error::Sts(ref f))
-                if source.origin() == mfa::Origin::Prompt
-                    && attempt < PROMPT_ATTEMPTS
-                    && f.code == "AccessDenied"
-                    && f.message.to_ascii_lowercase().contains("mfa") =>
-            {
-                again = Some(format!(
-                    "STS rejected the code ({}); enter the next code ({}/{PROMPT_ATTEMPTS})",
-                    crate::error::clean(&f.message, 120),
-                    attempt + 1
-                ));
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
+        client.call(&request(with_code, true))
+    })
 }
 
-/// AssumeRoleWithWebIdentity: the token file read now (it is rotated by whoever writes it),
-/// sent unsigned.
-fn web_identity(
-    client: &Client,
-    profile: &str,
-    w: &crate::config::WebIdentity,
-    step: &plan::Step,
-) -> Result<crate::creds::Issued> {
-    let token = std::fs::read_to_string(&w.token_file).map_err(|e| Error::Source {
-        profile: profile.to_string(),
-        what: "web identity token file",
-        message: format!(
-            "{} cannot be read: {}",
-            w.token_file.display(),
-            crate::error::io_text(&e)
-        ),
-    })?;
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(Error::Source {
-            profile: profile.to_string(),
-            what: "web identity token file",
-            message: format!("{} is empty", w.token_file.display()),
-        });
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::CacheSettings;
+    use std::cell::{Cell, RefCell};
+
+    fn creds(id: &str, expires: Option<OffsetDateTime>) -> Credentials {
+        Credentials {
+            access_key_id: id.into(),
+            secret_access_key: "s".into(),
+            session_token: expires.map(|_| "t".into()),
+            expiration: expires,
+        }
     }
-    client.call(&sts::Request {
-        action: "AssumeRoleWithWebIdentity",
-        profile,
-        params: vec![
-            ("RoleArn", w.role_arn.clone()),
-            (
-                "RoleSessionName",
-                step.session_name.clone().unwrap_or_default(),
-            ),
-            ("WebIdentityToken", token.to_string()),
-        ],
-        credentials: None,
-        carries_mfa: false,
-    })
+
+    fn step(key: &str) -> Step {
+        Step {
+            action: Action::GetSessionToken {
+                profile: "p".into(),
+            },
+            mfa: None,
+            duration: None,
+            session_name: None,
+            reason: String::new(),
+            cache_key: key.into(),
+        }
+    }
+
+    fn plan(keys: &[&str]) -> Plan {
+        Plan {
+            steps: keys.iter().map(|k| step(k)).collect(),
+            passthrough: None,
+        }
+    }
+
+    struct Fixture {
+        dir: std::path::PathBuf,
+        log: Log,
+        settings: CacheSettings,
+    }
+
+    impl Fixture {
+        fn new(tag: &str) -> Fixture {
+            let dir =
+                std::env::temp_dir().join(format!("mfarole-pipeline-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            Fixture {
+                settings: CacheSettings {
+                    dir: Some(dir.clone()),
+                    margin: Duration::from_secs(300),
+                    lock_timeout: Duration::from_secs(5),
+                },
+                dir,
+                log: Log::default(),
+            }
+        }
+
+        fn cache(&self) -> Cache<'_> {
+            Cache::open(&self.settings, &self.log)
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn t0() -> OffsetDateTime {
+        time::macros::datetime!(2026-11-30 12:00:00 UTC)
+    }
+
+    /// Runs `plan` with a fake STS that issues `ASIA<key>` valid for an hour after the fake
+    /// clock, recording which steps ran with which parent key.
+    fn run_with(
+        fx: &Fixture,
+        plan: &Plan,
+        known: Option<Credentials>,
+        now: &Cell<OffsetDateTime>,
+        refresh: bool,
+    ) -> (Result<Credentials>, Vec<(String, Option<String>)>) {
+        let ran = RefCell::new(Vec::new());
+        let cache = fx.cache();
+        let mut fake = |step: &Step, parent: Option<&Credentials>| {
+            ran.borrow_mut().push((
+                step.cache_key.clone(),
+                parent.map(|c| c.access_key_id.clone()),
+            ));
+            if step.cache_key.starts_with("fail") {
+                return Err(Error::Setting("STS is down".into()));
+            }
+            Ok(Issued {
+                credentials: creds(
+                    &format!("ASIA{}", step.cache_key),
+                    Some(now.get() + time::Duration::hours(1)),
+                ),
+                arn: None,
+            })
+        };
+        let clock = || now.get();
+        let resume = Resume {
+            refresh,
+            started: SystemTime::now(),
+        };
+        let got = execute(plan, known, &cache, &clock, resume, &mut fake, &fx.log);
+        (got, ran.into_inner())
+    }
+
+    #[test]
+    fn a_cold_run_runs_every_step_in_order_each_signed_with_the_last() {
+        let fx = Fixture::new("cold");
+        let now = Cell::new(t0());
+        let p = plan(&["gst", "ar1", "ar2"]);
+        let (got, ran) = run_with(&fx, &p, Some(creds("AKIAKEYS", None)), &now, false);
+        assert_eq!(got.unwrap().access_key_id, "ASIAar2");
+        assert_eq!(
+            ran,
+            [
+                ("gst".into(), Some("AKIAKEYS".into())),
+                ("ar1".into(), Some("ASIAgst".into())),
+                ("ar2".into(), Some("ASIAar1".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_warm_run_resumes_after_the_last_fresh_step() {
+        let fx = Fixture::new("warm");
+        let now = Cell::new(t0());
+        let p = plan(&["gst", "ar1", "ar2"]);
+        run_with(&fx, &p, Some(creds("AKIAKEYS", None)), &now, false)
+            .0
+            .unwrap();
+        // All fresh: nothing runs.
+        let (got, ran) = run_with(&fx, &p, Some(creds("AKIAKEYS", None)), &now, false);
+        assert_eq!(got.unwrap().access_key_id, "ASIAar2");
+        assert!(ran.is_empty());
+        // A new last role: only it runs, signed with the cached one before it.
+        let p2 = plan(&["gst", "ar1", "ar3"]);
+        let (_, ran) = run_with(&fx, &p2, Some(creds("AKIAKEYS", None)), &now, false);
+        assert_eq!(ran, [("ar3".into(), Some("ASIAar1".into()))]);
+    }
+
+    #[test]
+    fn entries_inside_the_margin_are_not_fresh() {
+        let fx = Fixture::new("margin");
+        let now = Cell::new(t0());
+        let p = plan(&["gst", "ar1"]);
+        run_with(&fx, &p, Some(creds("AKIAKEYS", None)), &now, false)
+            .0
+            .unwrap();
+        // 56 minutes later the entries (1 h) are inside the 5-minute margin: all run again.
+        now.set(t0() + time::Duration::minutes(56));
+        let (_, ran) = run_with(&fx, &p, Some(creds("AKIAKEYS", None)), &now, false);
+        assert_eq!(ran.len(), 2);
+        // 54 minutes after that second run they are still fresh.
+        now.set(now.get() + time::Duration::minutes(54));
+        let (_, ran) = run_with(&fx, &p, Some(creds("AKIAKEYS", None)), &now, false);
+        assert!(ran.is_empty());
+    }
+
+    #[test]
+    fn refresh_runs_every_step_even_when_cached() {
+        let fx = Fixture::new("refresh");
+        let now = Cell::new(t0());
+        let p = plan(&["gst", "ar1"]);
+        run_with(&fx, &p, Some(creds("AKIAKEYS", None)), &now, false)
+            .0
+            .unwrap();
+        let (_, ran) = run_with(&fx, &p, Some(creds("AKIAKEYS", None)), &now, true);
+        assert_eq!(ran.len(), 2);
+    }
+
+    #[test]
+    fn a_failure_stops_the_plan_and_is_marked_for_waiters() {
+        let fx = Fixture::new("fail");
+        let now = Cell::new(t0());
+        let p = plan(&["gst", "fail-ar1", "ar2"]);
+        let (got, ran) = run_with(&fx, &p, Some(creds("AKIAKEYS", None)), &now, false);
+        assert_eq!(got.unwrap_err().to_string(), "STS is down");
+        assert_eq!(ran.len(), 2, "ar2 never ran");
+        let marked = fx
+            .cache()
+            .failed_since("fail-ar1", SystemTime::UNIX_EPOCH)
+            .expect("marker");
+        assert_eq!(marked.to_string(), "STS is down");
+        // The step before the failure was cached: the next run starts at the failed step.
+        let (_, ran) = run_with(&fx, &p, Some(creds("AKIAKEYS", None)), &now, false);
+        assert_eq!(ran[0], ("fail-ar1".into(), Some("ASIAgst".into())));
+    }
+
+    #[test]
+    fn long_term_keys_from_a_step_are_never_cached() {
+        let fx = Fixture::new("longterm");
+        let cache = fx.cache();
+        let p = plan(&["process"]);
+        let mut fake = |_: &Step, _: Option<&Credentials>| {
+            Ok(Issued {
+                credentials: creds("AKIAPROCESS", None),
+                arn: None,
+            })
+        };
+        let resume = Resume {
+            refresh: false,
+            started: SystemTime::now(),
+        };
+        let got = execute(&p, None, &cache, &t0, resume, &mut fake, &fx.log).unwrap();
+        assert_eq!(got.access_key_id, "AKIAPROCESS");
+        assert!(cache.get("process").is_none());
+    }
+
+    #[test]
+    fn nesting_rules() {
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(check_nesting("a", &[]).unwrap(), "a");
+        assert_eq!(check_nesting("a", &list(&["a"])).unwrap(), "a,a");
+        assert!(check_nesting("a", &list(&["a", "b"])).is_err());
+        assert!(check_nesting("e", &list(&["a", "b", "c", "d"])).is_err());
+    }
 }

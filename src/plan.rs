@@ -16,29 +16,31 @@
 //! change in the config or a rotated key never serves stale credentials, and a reason that
 //! `--verbose` prints.
 
-use crate::config::{Chain, SourceKind};
+use crate::config::Chain;
 use crate::error::{Error, Result};
+use crate::mfa::MfaDevice;
+use crate::source::Source;
 use crate::units::show_duration;
 
 /// The longest role session that STS allows when the role is assumed with session credentials.
 pub const CHAINED_ROLE_MAX: u32 = 3600;
 
-/// What the command line adds to the profile.
+/// What the command line asks of the plan, over the profile's settings.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub struct Overrides {
     pub duration: Option<u32>,
     pub no_session: bool,
 }
 
-/// What one step asks STS for. Each carries its whole call, so that a step can be run,
-/// cached, printed and tested without going back to the chain.
+/// What one step asks for. Each carries its whole call, so that a step can be run, cached,
+/// printed and tested without going back to the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// The first credentials, fetched at run time (a process, an endpoint, a token).
     Fetch {
         /// The profile that names the source.
         profile: String,
-        kind: SourceKind,
+        source: Source,
     },
     /// With the source's long-term keys.
     GetSessionToken {
@@ -57,14 +59,10 @@ pub struct RoleCall {
 }
 
 impl Action {
+    /// The call's name, as STS and errors say it.
     pub fn name(&self) -> &'static str {
         match self {
-            Action::Fetch { kind, .. } => match kind {
-                SourceKind::WebIdentity(_) => "AssumeRoleWithWebIdentity",
-                SourceKind::Process(_) => "credential_process",
-                SourceKind::Sso(_) => "GetRoleCredentials",
-                _ => "fetch",
-            },
+            Action::Fetch { source, .. } => source.call(),
             Action::GetSessionToken { .. } => "GetSessionToken",
             Action::AssumeRole(_) => "AssumeRole",
         }
@@ -81,18 +79,7 @@ impl Action {
     /// `GetSessionToken` or `AssumeRole ARN`, for `--verbose`.
     pub fn describe(&self) -> String {
         match self {
-            Action::Fetch { kind, .. } => match kind {
-                SourceKind::WebIdentity(w) => format!("AssumeRoleWithWebIdentity {}", w.role_arn),
-                SourceKind::Container { url } => format!("container credentials from {url}"),
-                SourceKind::InstanceMetadata(i) => format!("instance metadata at {}", i.endpoint),
-                SourceKind::Sso(s) => {
-                    format!(
-                        "GetRoleCredentials {} in account {}",
-                        s.role_name, s.account_id
-                    )
-                }
-                other => other.describe().to_string(),
-            },
+            Action::Fetch { source, .. } => source.describe(),
             Action::GetSessionToken { .. } => "GetSessionToken".to_string(),
             Action::AssumeRole(call) => format!("AssumeRole {}", call.role_arn),
         }
@@ -102,8 +89,8 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub action: Action,
-    /// Whether this request carries `SerialNumber` and `TokenCode`.
-    pub mfa: bool,
+    /// The device whose code this request carries (`SerialNumber` and `TokenCode`).
+    pub mfa: Option<MfaDevice>,
     pub duration: Option<u32>,
     /// The RoleSessionName to send (AssumeRole only).
     pub session_name: Option<String>,
@@ -122,38 +109,63 @@ pub struct Plan {
     pub passthrough: Option<String>,
 }
 
+/// What planning knows besides the chain: the command line, the STS endpoint's part of every
+/// cache key, and the RoleSessionName for profiles that name none.
+struct Planner<'a> {
+    chain: &'a Chain,
+    asked: &'a Overrides,
+    endpoint: &'a str,
+    session_name: &'a str,
+    /// `--duration`, else the target profile's `duration_seconds`.
+    duration: Option<u32>,
+}
+
 /// Makes the plan. `endpoint` is the STS URL and signing region, part of every cache key.
 pub fn plan(
     chain: &Chain,
-    opts: &Options,
+    asked: &Overrides,
     endpoint: &str,
     default_session_name: &str,
 ) -> Result<Plan> {
-    let duration = opts.duration.or(chain.duration);
-    let mfa_serial = chain.mfa.as_ref().map(|m| m.serial.as_str());
+    let planner = Planner {
+        chain,
+        asked,
+        endpoint,
+        session_name: default_session_name,
+        duration: asked.duration.or(chain.duration),
+    };
     let mut steps = Vec::new();
-    // Keys known now are named by their id; a fetched source by its step. Only keys can
-    // call GetSessionToken: a process may give long-term keys, the other sources never do.
-    let (src_key, may_be_long_term) = match chain.source.kind.known() {
-        Some(c) => (format!("src={}", c.access_key_id), c.is_long_term()),
+    // Keys known now are named by their id; a fetched source by its step.
+    let src_key = match chain.source.known() {
+        Some(c) => format!("src={}", c.access_key_id),
         None => {
-            let step = fetch_step(chain, endpoint, default_session_name);
+            let step = planner.fetch_step();
             let key = format!("src=[{}]", digest(&step.cache_key));
             steps.push(step);
-            (key, matches!(chain.source.kind, SourceKind::Process(_)))
+            key
         }
     };
-    let fetched = !steps.is_empty();
-
     if chain.hops.is_empty() {
-        if fetched && (opts.no_session || mfa_serial.is_none() || !may_be_long_term) {
+        planner.session(steps, &src_key)
+    } else {
+        planner.roles(steps, src_key)
+    }
+}
+
+impl Planner<'_> {
+    /// No role: GetSessionToken with long-term keys, or the credentials as they are.
+    fn session(&self, mut steps: Vec<Step>, src_key: &str) -> Result<Plan> {
+        let (chain, duration) = (self.chain, self.duration);
+        let mfa = chain.mfa.as_ref();
+        let may_be_long_term = chain.source.may_be_long_term();
+        if !steps.is_empty() && (self.asked.no_session || mfa.is_none() || !may_be_long_term) {
             // The fetched credentials go to the command as they are, as the AWS CLI uses them.
             return Ok(Plan {
                 steps,
                 passthrough: None,
             });
         }
-        if opts.no_session {
+        if self.asked.no_session {
             return Ok(passthrough(
                 "--no-session: the profile's keys are passed through as they are",
             ));
@@ -166,142 +178,144 @@ pub fn plan(
         check_duration(&chain.target, "GetSessionToken", duration, 900, 129_600)?;
         steps.push(Step {
             action: Action::GetSessionToken {
-                profile: chain.source.profile.clone(),
+                profile: chain.source_profile.clone(),
             },
-            mfa: mfa_serial.is_some(),
+            mfa: mfa.cloned(),
             duration,
             session_name: None,
-            reason: match mfa_serial {
+            reason: match mfa {
                 Some(_) => "long-term keys with mfa_serial: an MFA session".into(),
                 None => "long-term keys: a session, so that the command never sees them".into(),
             },
             cache_key: format!(
-                "v1 gst {src_key} mfa={} dur={} ep={endpoint}",
-                mfa_serial.unwrap_or("-"),
-                opt(duration)
+                "v1 gst {src_key} mfa={} dur={} ep={}",
+                mfa.map_or("-", |m| m.serial.as_str()),
+                opt(duration),
+                self.endpoint
             ),
         });
-        return Ok(Plan {
+        Ok(Plan {
             steps,
             passthrough: None,
-        });
+        })
     }
 
-    let last = chain.hops.len() - 1;
-    check_duration(&chain.target, "AssumeRole", duration, 900, 43_200)?;
-    let hop_duration = |i: usize| {
-        if i == last {
-            duration
-        } else {
-            chain.hops[i].duration
+    /// Roles: with MFA, a session first (or the code on the first role), then hop after hop.
+    fn roles(&self, mut steps: Vec<Step>, src_key: String) -> Result<Plan> {
+        let chain = self.chain;
+        check_duration(&chain.target, "AssumeRole", self.duration, 900, 43_200)?;
+        let fetched = !steps.is_empty();
+        let mut parent = src_key;
+        let mut first_plain = 0;
+        if let Some(device) = &chain.mfa {
+            let step = match self.why_direct() {
+                None => Step {
+                    action: Action::GetSessionToken {
+                        profile: chain.source_profile.clone(),
+                    },
+                    mfa: Some(device.clone()),
+                    duration: None,
+                    session_name: None,
+                    reason: "MFA session first: its MFA carries over to the role, and one code serves every role of this source".into(),
+                    cache_key: format!(
+                        "v1 gst {parent} mfa={} dur=- ep={}",
+                        device.serial, self.endpoint
+                    ),
+                },
+                Some(why) => {
+                    first_plain = 1;
+                    let reason = format!("AssumeRole with the MFA code ({why})");
+                    self.role_step(0, Some(device), &parent, reason)
+                }
+            };
+            parent = step.cache_key.clone();
+            steps.push(step);
         }
-    };
-    let mut parent = src_key;
-    let mut first_plain = 0;
-    if let Some(serial) = mfa_serial {
-        let why_direct = if opts.no_session {
+        for i in first_plain..chain.hops.len() {
+            let reason = if i > 0 {
+                format!("role chained from '{}'", chain.hops[i - 1].profile)
+            } else if steps.len() == usize::from(fetched) {
+                format!(
+                    "role assumed with {}",
+                    chain.source.assumed_with(&chain.source_profile)
+                )
+            } else {
+                "role assumed with the MFA session".to_string()
+            };
+            let step = self.role_step(i, None, &parent, reason);
+            parent = step.cache_key.clone();
+            steps.push(step);
+        }
+        Ok(Plan {
+            steps,
+            passthrough: None,
+        })
+    }
+
+    /// Why the first role must be assumed with the code itself rather than through an MFA
+    /// session; `None` when a session can be had.
+    fn why_direct(&self) -> Option<&'static str> {
+        if self.asked.no_session {
             Some("--no-session")
-        } else if duration.is_some_and(|d| d > CHAINED_ROLE_MAX) {
+        } else if self.duration.is_some_and(|d| d > CHAINED_ROLE_MAX) {
             Some("a role duration over 1h cannot be had from a session")
-        } else if !may_be_long_term {
+        } else if !self.chain.source.may_be_long_term() {
             Some("the source credentials are temporary and cannot call GetSessionToken")
         } else {
             None
-        };
-        let step = match why_direct {
-            None => Step {
-                action: Action::GetSessionToken {
-                profile: chain.source.profile.clone(),
-            },
-                mfa: true,
-                duration: None,
-                session_name: None,
-                reason: "MFA session first: its MFA carries over to the role, and one code serves every role of this source".into(),
-                cache_key: format!("v1 gst {parent} mfa={serial} dur=- ep={endpoint}"),
-            },
-            Some(why) => {
-                first_plain = 1;
-                let reason = format!("AssumeRole with the MFA code ({why})");
-                role_step(chain, 0, true, hop_duration(0), &parent, endpoint, default_session_name, reason)
-            }
-        };
-        parent = step.cache_key.clone();
-        steps.push(step);
+        }
     }
-    for i in first_plain..=last {
-        let reason = if i > 0 {
-            format!("role chained from '{}'", chain.hops[i - 1].profile)
-        } else if chain.source.is_environment() {
-            "role assumed with the credentials from the environment".to_string()
-        } else if fetched && steps.len() == 1 {
-            format!(
-                "role assumed with the {} of '{}'",
-                chain.source.kind.describe(),
-                chain.source.profile
-            )
-        } else if steps.is_empty() {
-            format!("role assumed with the keys of '{}'", chain.source.profile)
-        } else {
-            "role assumed with the MFA session".to_string()
-        };
-        let step = role_step(
-            chain,
-            i,
-            false,
-            hop_duration(i),
-            &parent,
-            endpoint,
-            default_session_name,
-            reason,
-        );
-        parent = step.cache_key.clone();
-        steps.push(step);
-    }
-    Ok(Plan {
-        steps,
-        passthrough: None,
-    })
-}
 
-#[allow(clippy::too_many_arguments)]
-fn role_step(
-    chain: &Chain,
-    i: usize,
-    mfa: bool,
-    duration: Option<u32>,
-    parent: &str,
-    endpoint: &str,
-    default_session_name: &str,
-    reason: String,
-) -> Step {
-    let hop = &chain.hops[i];
-    let mfa_serial = if mfa {
-        chain.mfa.as_ref().map_or("-", |m| m.serial.as_str())
-    } else {
-        "-"
-    };
-    Step {
-        action: Action::AssumeRole(RoleCall {
-            profile: hop.profile.clone(),
-            role_arn: hop.role_arn.clone(),
-            external_id: hop.external_id.clone(),
-        }),
-        mfa,
-        duration,
-        session_name: Some(
-            hop.session_name
-                .clone()
-                .unwrap_or_else(|| default_session_name.to_string()),
-        ),
-        reason,
-        cache_key: format!(
-            "v2 ar parent={} role={} ext={} mfa={mfa_serial} dur={} name={} ep={endpoint}",
-            digest(parent),
-            hop.role_arn,
-            hop.external_id.as_deref().unwrap_or("-"),
-            opt(duration),
-            hop.session_name.as_deref().unwrap_or("-"),
-        ),
+    /// The AssumeRole of hop `i`, signed with the credentials of the step keyed `parent`.
+    fn role_step(&self, i: usize, mfa: Option<&MfaDevice>, parent: &str, reason: String) -> Step {
+        let hop = &self.chain.hops[i];
+        let duration = if i == self.chain.hops.len() - 1 {
+            self.duration
+        } else {
+            hop.duration
+        };
+        Step {
+            action: Action::AssumeRole(RoleCall {
+                profile: hop.profile.clone(),
+                role_arn: hop.role_arn.clone(),
+                external_id: hop.external_id.clone(),
+            }),
+            mfa: mfa.cloned(),
+            duration,
+            session_name: Some(
+                hop.session_name
+                    .clone()
+                    .unwrap_or_else(|| self.session_name.to_string()),
+            ),
+            reason,
+            cache_key: format!(
+                "v2 ar parent={} role={} ext={} mfa={} dur={} name={} ep={}",
+                digest(parent),
+                hop.role_arn,
+                hop.external_id.as_deref().unwrap_or("-"),
+                mfa.map_or("-", |m| m.serial.as_str()),
+                opt(duration),
+                hop.session_name.as_deref().unwrap_or("-"),
+                self.endpoint,
+            ),
+        }
+    }
+
+    /// The first step of a source fetched at run time, keyed by everything that names it.
+    fn fetch_step(&self) -> Step {
+        let chain = self.chain;
+        let source: &Source = &chain.source;
+        Step {
+            action: Action::Fetch {
+                profile: chain.source_profile.clone(),
+                source: source.clone(),
+            },
+            mfa: None,
+            duration: None,
+            session_name: None,
+            reason: source.reason(),
+            cache_key: source.cache_key(&chain.source_profile, self.endpoint),
+        }
     }
 }
 
@@ -314,64 +328,6 @@ fn digest(key: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// The first step of a source fetched at run time, keyed by everything that names it.
-fn fetch_step(chain: &Chain, endpoint: &str, default_session_name: &str) -> Step {
-    let profile = chain.source.profile.clone();
-    let kind = chain.source.kind.clone();
-    let (cache_key, reason, session_name) = match &kind {
-        SourceKind::Process(cmd) => (
-            format!("v1 process profile={profile} cmd={cmd}"),
-            "credential_process: its output is cached only when it says when it expires"
-                .to_string(),
-            None,
-        ),
-        SourceKind::Container { url } => (
-            format!("v1 container url={url}"),
-            "credential_source = EcsContainer: the container credentials endpoint".to_string(),
-            None,
-        ),
-        SourceKind::InstanceMetadata(imds) => (
-            format!("v1 imds url={}", imds.endpoint),
-            "credential_source = Ec2InstanceMetadata: the instance's role, by IMDSv2".to_string(),
-            None,
-        ),
-        SourceKind::WebIdentity(w) => (
-            format!(
-                "v1 web role={} name={} file={} ep={endpoint}",
-                w.role_arn,
-                w.session_name.as_deref().unwrap_or("-"),
-                w.token_file.display()
-            ),
-            "a web identity token exchanged for its role (unsigned)".to_string(),
-            Some(
-                w.session_name
-                    .clone()
-                    .unwrap_or_else(|| default_session_name.to_string()),
-            ),
-        ),
-        SourceKind::Sso(sso) => (
-            format!(
-                "v1 sso url={} account={} role={}",
-                sso.start_url, sso.account_id, sso.role_name
-            ),
-            "IAM Identity Center: the login's token exchanged for the role (GetRoleCredentials)"
-                .to_string(),
-            None,
-        ),
-        SourceKind::Keys(_) | SourceKind::Environment(_) => {
-            unreachable!("keys are known, not fetched")
-        }
-    };
-    Step {
-        action: Action::Fetch { profile, kind },
-        mfa: false,
-        duration: None,
-        session_name,
-        reason,
-        cache_key,
-    }
 }
 
 fn passthrough(why: &str) -> Plan {
@@ -403,9 +359,8 @@ fn check_duration(profile: &str, action: &str, d: Option<u32>, min: u32, max: u3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, Source};
-    use crate::creds::Credentials;
-    use crate::environ::Environ;
+    use crate::config::Config;
+    use crate::settings::Settings;
     use std::path::Path;
 
     const FILES: &str = "\
@@ -429,7 +384,7 @@ external_id = ext-1
     fn chain(profile: &str) -> Chain {
         Config::parse(Some((FILES, Path::new("c"))), Some((CREDS, Path::new("k"))))
             .unwrap()
-            .resolve(profile, &Environ::from_pairs(&[]))
+            .resolve(profile, &Settings::for_tests(&[]))
             .unwrap()
     }
 
@@ -438,18 +393,22 @@ external_id = ext-1
             .iter()
             .map(|s| {
                 let name = match &s.action {
-                    Action::Fetch { kind, .. } => format!("FETCH:{}", kind.describe()),
+                    Action::Fetch { source, .. } => format!("FETCH:{}", source.kind()),
                     Action::GetSessionToken { .. } => "GST".to_string(),
                     Action::AssumeRole(call) => {
                         format!("AR{}", call.role_arn.rsplit('/').next().unwrap())
                     }
                 };
-                if s.mfa { format!("{name}+mfa") } else { name }
+                if s.mfa.is_some() {
+                    format!("{name}+mfa")
+                } else {
+                    name
+                }
             })
             .collect()
     }
 
-    fn run(profile: &str, opts: Options) -> Plan {
+    fn run(profile: &str, opts: Overrides) -> Plan {
         plan(
             &chain(profile),
             &opts,
@@ -461,16 +420,16 @@ external_id = ext-1
 
     #[test]
     fn flow1_session_token_with_mfa() {
-        let p = run("user", Options::default());
+        let p = run("user", Overrides::default());
         assert_eq!(shape(&p), ["GST+mfa"]);
-        assert!(!run("nomfa", Options::default()).steps[0].mfa);
+        assert!(run("nomfa", Overrides::default()).steps[0].mfa.is_none());
     }
 
     #[test]
     fn no_session_passes_keys_through_without_role() {
         let p = run(
             "user",
-            Options {
+            Overrides {
                 no_session: true,
                 ..Default::default()
             },
@@ -482,7 +441,7 @@ external_id = ext-1
     #[test]
     fn flow2_role_with_mfa_goes_through_a_session() {
         assert_eq!(
-            shape(&run("admin", Options::default())),
+            shape(&run("admin", Overrides::default())),
             ["GST+mfa", "ARadmin"]
         );
     }
@@ -491,7 +450,7 @@ external_id = ext-1
     fn flow2_direct_mfa_on_no_session_or_long_duration() {
         let p = run(
             "admin",
-            Options {
+            Overrides {
                 no_session: true,
                 ..Default::default()
             },
@@ -499,7 +458,7 @@ external_id = ext-1
         assert_eq!(shape(&p), ["ARadmin+mfa"]);
         let p = run(
             "admin",
-            Options {
+            Overrides {
                 duration: Some(7200),
                 ..Default::default()
             },
@@ -508,7 +467,7 @@ external_id = ext-1
         assert_eq!(p.steps[0].duration, Some(7200));
         let p = run(
             "admin",
-            Options {
+            Overrides {
                 duration: Some(3600),
                 ..Default::default()
             },
@@ -518,16 +477,16 @@ external_id = ext-1
 
     #[test]
     fn role_without_mfa_is_one_assume_role() {
-        assert_eq!(shape(&run("plainrole", Options::default())), ["ARplain"]);
+        assert_eq!(shape(&run("plainrole", Overrides::default())), ["ARplain"]);
     }
 
     #[test]
     fn chains_assume_hop_after_hop() {
-        let p = run("deep", Options::default());
+        let p = run("deep", Overrides::default());
         assert_eq!(shape(&p), ["GST+mfa", "ARadmin", "ARdeep"]);
         let p = run(
             "deep",
-            Options {
+            Overrides {
                 no_session: true,
                 ..Default::default()
             },
@@ -537,21 +496,21 @@ external_id = ext-1
 
     #[test]
     fn temporary_source_keys_cannot_get_a_session() {
-        let mut c = chain("admin");
-        c.source = Source {
-            kind: SourceKind::Keys(Credentials {
-                session_token: Some("t".into()),
-                ..c.source.kind.known().unwrap().clone()
-            }),
-            ..c.source
-        };
-        let p = plan(&c, &Options::default(), "e", "n").unwrap();
+        let creds = format!("{CREDS}[user]\naws_session_token = t\n");
+        let c = Config::parse(
+            Some((FILES, Path::new("c"))),
+            Some((&creds, Path::new("k"))),
+        )
+        .unwrap()
+        .resolve("admin", &Settings::for_tests(&[]))
+        .unwrap();
+        let p = plan(&c, &Overrides::default(), "e", "n").unwrap();
         assert_eq!(shape(&p), ["ARadmin+mfa"]);
     }
 
     #[test]
     fn cache_keys_chain_and_change_with_inputs() {
-        let p = run("deep", Options::default());
+        let p = run("deep", Overrides::default());
         let [gst, ar0, ar1] = &p.steps[..] else {
             panic!()
         };
@@ -573,7 +532,7 @@ external_id = ext-1
         // The generated session name is not part of the key.
         let other = plan(
             &chain("deep"),
-            &Options::default(),
+            &Overrides::default(),
             "https://sts.amazonaws.com/ us-east-1",
             "other-name",
         )
@@ -582,7 +541,7 @@ external_id = ext-1
         // The endpoint and the duration are.
         let other = plan(
             &chain("deep"),
-            &Options::default(),
+            &Overrides::default(),
             "http://127.0.0.1:1/ us-east-1",
             "n",
         )
@@ -590,7 +549,7 @@ external_id = ext-1
         assert_ne!(other.steps[0].cache_key, gst.cache_key);
         let d = run(
             "deep",
-            Options {
+            Overrides {
                 duration: Some(1800),
                 ..Default::default()
             },
@@ -601,8 +560,8 @@ external_id = ext-1
 
     #[test]
     fn one_mfa_session_serves_every_role_of_a_source() {
-        let a = run("admin", Options::default());
-        let u = run("user", Options::default());
+        let a = run("admin", Overrides::default());
+        let u = run("user", Overrides::default());
         // The plain profile asks for the default duration too, so both share the session.
         assert_eq!(a.steps[0].cache_key, u.steps[0].cache_key);
     }
@@ -611,7 +570,7 @@ external_id = ext-1
     fn durations_out_of_range_are_refused() {
         let e = plan(
             &chain("admin"),
-            &Options {
+            &Overrides {
                 duration: Some(600),
                 ..Default::default()
             },
@@ -626,7 +585,7 @@ external_id = ext-1
         );
         let e = plan(
             &chain("user"),
-            &Options {
+            &Overrides {
                 duration: Some(200_000),
                 ..Default::default()
             },

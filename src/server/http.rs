@@ -22,19 +22,19 @@ pub struct State {
     pub problem: Option<String>,
 }
 
-pub struct Endpoint {
+pub struct Listener {
     pub listener: TcpListener,
     pub port: u16,
     pub path: String,
     pub token: String,
 }
 
-impl Endpoint {
+impl Listener {
     /// Binds 127.0.0.1 on a free port; the path and token are random per run.
-    pub fn bind() -> std::io::Result<Endpoint> {
+    pub fn bind() -> std::io::Result<Listener> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let port = listener.local_addr()?.port();
-        Ok(Endpoint {
+        Ok(Listener {
             listener,
             port,
             path: format!("/mfarole/{}", random_hex(8)?),

@@ -36,7 +36,7 @@ use crate::creds::Credentials;
 use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::pipeline::{Got, get_credentials_fresh_for};
+use crate::pipeline::{Got, Run, get_credentials_fresh_for};
 
 /// Renew this long before expiry by default (botocore starts refreshing 15 min before), at
 /// most half the credentials' lifetime.
@@ -57,17 +57,16 @@ const SHADOWING: &[&str] = &[
 
 /// Runs `program` as a child served by the endpoint; returns its exit status.
 pub fn run(
-    opts: &Options,
+    run: Run,
     profile: &str,
     got: Got,
     program: OsString,
     args: Vec<OsString>,
     env: &Environ,
-    log: &Log,
 ) -> Result<u8> {
-    let explicit_lead = lead_from_env(env)?;
+    let (opts, log) = (run.opts, run.log);
     let endpoint =
-        http::Endpoint::bind().map_err(|e| Error::io("cannot listen on 127.0.0.1", e))?;
+        http::Listener::bind().map_err(|e| Error::io("cannot listen on 127.0.0.1", e))?;
     let private = PrivateDir::create(&endpoint.token, got.region.as_deref())?;
     let url = endpoint.url();
     log.verbose(format_args!(
@@ -110,19 +109,18 @@ pub fn run(
     });
     {
         let state = state.clone();
-        let (opts, profile, env) = (renewal_options(opts), profile.to_string(), env.clone());
+        let (opts, profile) = (renewal_options(opts), profile.to_string());
+        let settings = run.settings.clone();
         let verbose = log.is_verbose();
         let first = got.credentials;
         std::thread::spawn(move || {
-            renew(
-                &state,
-                first,
-                &opts,
-                &profile,
-                &env,
-                &Log::new(verbose),
-                explicit_lead,
-            );
+            let log = Log::new(verbose);
+            let run = Run {
+                opts: &opts,
+                settings: &settings,
+                log: &log,
+            };
+            renew(&state, first, run, &profile);
         });
     }
     let status = child
@@ -164,34 +162,11 @@ fn renewal_options(opts: &Options) -> Options {
     }
 }
 
-/// `MFAROLE_SERVER_MARGIN`: how long before expiry to renew.
-fn lead_from_env(env: &Environ) -> Result<Option<Duration>> {
-    match env.get("MFAROLE_SERVER_MARGIN") {
-        None => Ok(None),
-        Some(v) => crate::units::parse_duration(v)
-            .filter(|&s| s > 0)
-            .map(|s| Some(Duration::from_secs(u64::from(s))))
-            .ok_or_else(|| {
-                Error::Setting(format!(
-                    "MFAROLE_SERVER_MARGIN={} is not a duration like 20m; fix or unset it",
-                    crate::error::clean(v, 20)
-                ))
-            }),
-    }
-}
-
 /// Keeps the served credentials valid: wakes `lead` before they expire, renews them through
 /// the pipeline (cache, lock, MFA session: a prompt only when that session is gone), and on
 /// failure keeps serving what is still valid and tries again.
-fn renew(
-    state: &Mutex<http::State>,
-    first: Credentials,
-    opts: &Options,
-    profile: &str,
-    env: &Environ,
-    log: &Log,
-    explicit: Option<Duration>,
-) {
+fn renew(state: &Mutex<http::State>, first: Credentials, run: Run, profile: &str) {
+    let (log, explicit) = (run.log, run.settings.server_margin);
     let mut current = first;
     let mut issued = OffsetDateTime::now_utc();
     loop {
@@ -209,7 +184,7 @@ fn renew(
             state,
             Some("mfarole is renewing the credentials (it may be asking for an MFA code on its terminal)".into()),
         );
-        match get_credentials_fresh_for(opts, profile, env, log, Some(lead)) {
+        match get_credentials_fresh_for(run, profile, Some(lead)) {
             Ok(got) => {
                 log.verbose(format_args!(
                     "renewed the served credentials: key {}, valid until {}",

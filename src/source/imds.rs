@@ -1,27 +1,154 @@
-//! The EC2 instance metadata service, IMDSv2 only: PUT a session token, then GET the role name,
-//! then its credentials, each request with the token. Timeouts and attempts are the SDKs'
-//! (`metadata_service_timeout` 1 s, `metadata_service_num_attempts` 1), so that a laptop
-//! without IMDS fails in about a second, saying where it looked.
+//! The EC2 instance metadata service (`credential_source = Ec2InstanceMetadata`), IMDSv2
+//! only: PUT a session token, then GET the role name, then its credentials, each request with
+//! the token. Timeouts and attempts are the SDKs' (`metadata_service_timeout` 1 s,
+//! `metadata_service_num_attempts` 1), so that a laptop without IMDS fails in about a second,
+//! saying where it looked. Each setting comes from its environment variable first, then the
+//! profile, then the SDKs' default.
 
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::config::Imds;
 use crate::creds::Issued;
 use crate::error::{Error, Result};
 use crate::log::Log;
+use crate::net::Route;
+use crate::profile::Profile;
+use crate::settings::{ImdsVars, NetSettings};
+
+use super::{Fetch, Lookup, Provider, Source};
+
+/// Where and how patiently to ask the instance metadata service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imds {
+    pub endpoint: String,
+    pub timeout: Duration,
+    pub attempts: u32,
+    /// `AWS_EC2_METADATA_DISABLED=true`: refused when the step would run.
+    pub disabled: bool,
+}
+
+pub fn named(profile: &Profile, lookup: &Lookup) -> Result<Source> {
+    Ok(Source::InstanceMetadata(settings(
+        profile,
+        &lookup.settings.imds,
+    )?))
+}
+
+impl Provider for Imds {
+    fn kind(&self) -> &'static str {
+        "instance metadata"
+    }
+
+    fn describe(&self) -> String {
+        format!("instance metadata at {}", self.endpoint)
+    }
+
+    fn reason(&self) -> String {
+        "credential_source = Ec2InstanceMetadata: the instance's role, by IMDSv2".into()
+    }
+
+    fn cache_key(&self, _: &str, _: &str) -> String {
+        format!("v1 imds url={}", self.endpoint)
+    }
+
+    fn fetch(&self, ctx: &Fetch) -> Result<Issued> {
+        fetch(
+            self,
+            &ctx.settings.net,
+            ctx.log,
+            ctx.fail("instance metadata"),
+        )
+    }
+}
+
+/// The variable first, then the profile's setting, then the SDKs' defaults (IPv4, 1 s, 1
+/// attempt).
+fn settings(profile: &Profile, vars: &ImdsVars) -> Result<Imds> {
+    let pick = |var: &'static str, value: &Option<String>, key: &str| {
+        value
+            .as_ref()
+            .map(|v| (var.to_string(), v.clone()))
+            .or_else(|| {
+                profile.get(key).map(|v| {
+                    (
+                        format!("{key} in profile '{}'", profile.name),
+                        v.to_string(),
+                    )
+                })
+            })
+    };
+    let bad = |(name, value): (String, String), want: &str| {
+        Error::Setting(format!(
+            "{name} = {} is not {want}; fix or unset it",
+            crate::error::clean(&value, 60)
+        ))
+    };
+    let endpoint = match pick(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        &vars.endpoint,
+        "ec2_metadata_service_endpoint",
+    ) {
+        Some((_, v)) if v.starts_with("http://") || v.starts_with("https://") => {
+            v.trim_end_matches('/').to_string()
+        }
+        Some(other) => return Err(bad(other, "an http(s) URL")),
+        None => match pick(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+            &vars.endpoint_mode,
+            "ec2_metadata_service_endpoint_mode",
+        ) {
+            None => "http://169.254.169.254".to_string(),
+            Some((_, m)) if m.eq_ignore_ascii_case("ipv4") => "http://169.254.169.254".to_string(),
+            Some((_, m)) if m.eq_ignore_ascii_case("ipv6") => "http://[fd00:ec2::254]".to_string(),
+            Some(other) => return Err(bad(other, "IPv4 or IPv6")),
+        },
+    };
+    let timeout = match pick(
+        "AWS_METADATA_SERVICE_TIMEOUT",
+        &vars.timeout,
+        "metadata_service_timeout",
+    ) {
+        None => Duration::from_secs(1),
+        Some(p) => match p.1.parse::<f64>() {
+            Ok(t) if t > 0.0 && t <= 300.0 => Duration::from_secs_f64(t),
+            _ => return Err(bad(p, "a number of seconds")),
+        },
+    };
+    let attempts = match pick(
+        "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+        &vars.attempts,
+        "metadata_service_num_attempts",
+    ) {
+        None => 1,
+        Some(p) => match p.1.parse::<u32>() {
+            Ok(n) if (1..=10).contains(&n) => n,
+            _ => return Err(bad(p, "a number from 1 to 10")),
+        },
+    };
+    Ok(Imds {
+        endpoint,
+        timeout,
+        attempts,
+        disabled: vars.disabled,
+    })
+}
 
 const TOKEN_TTL: &str = "21600";
 
-pub fn fetch(imds: &Imds, log: &Log, fail: impl Fn(String) -> Error) -> Result<Issued> {
+fn fetch(
+    imds: &Imds,
+    net: &NetSettings,
+    log: &Log,
+    fail: impl Fn(String) -> Error,
+) -> Result<Issued> {
     if imds.disabled {
         return Err(fail(
             "is turned off by AWS_EC2_METADATA_DISABLED; unset it or use another credential_source"
                 .into(),
         ));
     }
-    let agent = super::local_agent(imds.timeout);
+    let agent = crate::net::agent(net, Route::Local(imds.timeout))?;
     let base = &imds.endpoint;
     let where_ = || {
         format!(

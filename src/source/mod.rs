@@ -1,62 +1,214 @@
-//! The first credentials of a chain when they are fetched at run time: a `credential_process`,
-//! the ECS/EKS container credentials endpoint, the EC2 instance metadata service, or an IAM
-//! Identity Center login. (A web
-//! identity token is exchanged with STS itself, by the STS client.) Each answers with the same
-//! JSON shape, parsed here once, and each failure is one [`Error::Source`] that names the
-//! profile and the source and never holds a secret or the answer's body.
+//! Where the first credentials of a chain come from: one file per source, each owning its
+//! settings (read from its profile and from [`Settings`]), its cache key and reason, its `-v`
+//! and `list` wording, and its fetch. Everything else (the config, the plan, the pipeline,
+//! `list`) asks a [`Source`] through the [`Provider`] trait and matches no source kind.
+//!
+//! Adding a source is one new file that implements [`Provider`] and has a constructor, one
+//! arm of [`Source`], one line in [`Source::provider`], and its constructor in [`OWN`] (a
+//! profile that is its own source) or [`NAMED`] (a `credential_source` value).
+//!
+//! The sources fetched over HTTP answer with the same JSON shape, parsed here once; every
+//! failure of a source is one [`Error::Source`] that names the profile and the source and
+//! never holds a secret or the answer's body.
 
-mod container;
-mod imds;
-mod process;
+pub(crate) mod container;
+pub(crate) mod environment;
+pub(crate) mod imds;
+pub(crate) mod keys;
+pub(crate) mod process;
 pub(crate) mod sso;
-
-use std::time::Duration;
+pub(crate) mod web_identity;
 
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::config::SourceKind;
+use crate::cache::Cache;
 use crate::creds::{Credentials, Issued};
-use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::log::Log;
+use crate::profile::Profile;
+use crate::settings::Settings;
 
 pub use process::RUNNING;
-pub use sso::login_status;
 
-/// Fetches the credentials of a source that is not an STS call. `timeout` bounds a process;
-/// `cache` holds the lock that makes parallel runs refresh an SSO login once.
-pub fn fetch(
-    profile: &str,
-    kind: &SourceKind,
-    env: &Environ,
-    cache: &crate::cache::Cache,
-    timeout: Duration,
-    log: &Log,
-) -> Result<Issued> {
-    let fail = |what: &'static str| {
-        move |message: String| Error::Source {
-            profile: profile.to_string(),
+/// The first credentials of a chain: one arm per source, each the resolved settings of its
+/// own file. `Source` derefs to [`Provider`], so callers never match on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Keys(keys::Keys),
+    Environment(environment::Environment),
+    Process(process::Process),
+    Container(container::Container),
+    InstanceMetadata(imds::Imds),
+    WebIdentity(web_identity::WebIdentity),
+    Sso(sso::Sso),
+}
+
+impl Source {
+    /// The one `match` over the kinds.
+    pub fn provider(&self) -> &(dyn Provider + 'static) {
+        match self {
+            Source::Keys(s) => s,
+            Source::Environment(s) => s,
+            Source::Process(s) => s,
+            Source::Container(s) => s,
+            Source::InstanceMetadata(s) => s,
+            Source::WebIdentity(s) => s,
+            Source::Sso(s) => s,
+        }
+    }
+}
+
+/// A source is used through its provider: `source.kind()`, `source.fetch(..)`.
+impl std::ops::Deref for Source {
+    type Target = dyn Provider;
+    fn deref(&self) -> &(dyn Provider + 'static) {
+        self.provider()
+    }
+}
+
+/// What the rest of mfarole may ask of a source.
+pub trait Provider {
+    /// What the source is, for `list` and `-v`: `keys`, `credential_process`, ...
+    fn kind(&self) -> &'static str;
+
+    /// The credentials, when they are known without fetching (keys in a file or the
+    /// environment): the plan then has no step for the source.
+    fn known(&self) -> Option<&Credentials> {
+        None
+    }
+
+    /// Whether the credentials may be long-term keys, the only ones GetSessionToken takes.
+    fn may_be_long_term(&self) -> bool {
+        false
+    }
+
+    /// The fetch's name, as `-v` and the STS-style errors say it.
+    fn call(&self) -> &'static str {
+        "fetch"
+    }
+
+    /// `-v`'s words for the fetch: `container credentials from URL`.
+    fn describe(&self) -> String {
+        self.kind().to_string()
+    }
+
+    /// Why the fetch is a step of the plan, for `-v`.
+    fn reason(&self) -> String {
+        format!("the {} of the profile", self.kind())
+    }
+
+    /// Every input that decides the fetched credentials, never a secret. `endpoint` is the STS
+    /// endpoint's part of a key, for the sources that call STS.
+    fn cache_key(&self, profile: &str, endpoint: &str) -> String;
+
+    /// The credentials, fetched now (for a known source: the keys themselves).
+    fn fetch(&self, ctx: &Fetch) -> Result<Issued>;
+
+    /// Refuses a source that cannot work in this environment, before anything is read.
+    fn check(&self, _profile: &str, _settings: &Settings) -> Result<()> {
+        Ok(())
+    }
+
+    /// What a role on top is assumed with, for `-v`: `the keys of 'jones'`.
+    fn assumed_with(&self, profile: &str) -> String {
+        format!("the {} of '{profile}'", self.kind())
+    }
+
+    /// How `list` names the source of a role: the profile, and the kind when it is fetched.
+    fn via(&self, profile: &str) -> String {
+        format!("{profile} ({})", self.kind())
+    }
+
+    /// Extra `list` words about the source's own state (an SSO login's validity).
+    fn status(&self, _now: OffsetDateTime) -> Option<String> {
+        None
+    }
+}
+
+/// What a fetch may use besides its own settings.
+pub struct Fetch<'a> {
+    /// The profile that names the source.
+    pub profile: &'a str,
+    pub settings: &'a Settings,
+    /// Holds the lock that makes parallel runs refresh an SSO login once.
+    pub cache: &'a Cache<'a>,
+    /// The STS client, for web identity.
+    pub sts: &'a crate::sts::Client<'a>,
+    pub log: &'a Log,
+    /// The RoleSessionName to send when the profile names none.
+    pub session_name: &'a str,
+}
+
+impl Fetch<'_> {
+    /// The one error of a source: the profile, the source (`what`) and how it failed.
+    pub fn fail(&self, what: &'static str) -> impl Fn(String) -> Error + '_ {
+        move |message| Error::Source {
+            profile: self.profile.to_string(),
             what,
             message,
         }
-    };
-    let issued = match kind {
-        SourceKind::Process(cmd) => {
-            process::run(cmd, profile, env, timeout, fail("credential_process"))?
+    }
+}
+
+/// What a source reads besides its own profile.
+pub struct Lookup<'a> {
+    pub settings: &'a Settings,
+    /// `[sso-session NAME]` sections of the config file.
+    pub sso_sessions: &'a std::collections::BTreeMap<String, Profile>,
+    /// Whether the profile is the one named on the command line (the environment's web
+    /// identity is for it only, as in botocore's default chain).
+    pub target: bool,
+}
+
+type Own = fn(&Profile, &Lookup) -> Result<Option<Source>>;
+
+/// The sources a profile can be itself, in botocore's order: a web identity token, an IAM
+/// Identity Center login, keys, a `credential_process`.
+const OWN: &[Own] = &[web_identity::own, sso::own, keys::own, process::own];
+
+type Named = fn(&Profile, &Lookup) -> Result<Source>;
+
+/// The `credential_source` values and their sources (compared case-insensitively, as
+/// botocore does).
+const NAMED: &[(&str, Named)] = &[
+    ("Environment", environment::named),
+    ("EcsContainer", container::named),
+    ("Ec2InstanceMetadata", imds::named),
+];
+
+/// The first credentials a profile holds itself; `None`: it holds none.
+pub fn own(profile: &Profile, lookup: &Lookup) -> Result<Option<Source>> {
+    for own in OWN {
+        if let Some(source) = own(profile, lookup)? {
+            return Ok(Some(source));
         }
-        SourceKind::Container { url } => {
-            container::fetch(url, env, log, fail("container credentials endpoint"))?
-        }
-        SourceKind::InstanceMetadata(imds) => imds::fetch(imds, log, fail("instance metadata"))?,
-        SourceKind::Sso(sso) => {
-            sso::fetch(profile, sso, env, cache, log, fail("IAM Identity Center"))?
-        }
-        SourceKind::Keys(_) | SourceKind::Environment(_) | SourceKind::WebIdentity(_) => {
-            unreachable!("not fetched here")
-        }
-    };
-    Ok(issued)
+    }
+    Ok(None)
+}
+
+/// The keys a profile holds, if any: in a source profile, keys win over everything else
+/// (botocore's `_resolve_source_credentials`).
+pub fn keys(profile: &Profile) -> Result<Option<Source>> {
+    keys::own_keys(profile)
+}
+
+/// `credential_source = VALUE` of a role profile.
+pub fn named(profile: &Profile, value: &str, lookup: &Lookup) -> Result<Source> {
+    match NAMED
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(value))
+    {
+        Some((_, make)) => make(profile, lookup),
+        None => Err(Error::profile(
+            &profile.name,
+            format!(
+                "credential_source = {} is not one of {}",
+                crate::error::clean(value, 40),
+                NAMED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
 }
 
 /// The JSON all three answer with: the process contract (`Version`, `SessionToken`) and the
@@ -131,41 +283,14 @@ fn json_error(e: &serde_json::Error) -> String {
     .to_lowercase()
 }
 
-/// A blocking HTTP agent for the local credential services: short timeouts, no proxy (the
-/// SDKs never send these requests through one), error bodies kept.
-fn local_agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(timeout))
-        .timeout_global(Some(timeout))
-        .max_redirects(0)
-        .proxy(None)
-        .user_agent(concat!("mfarole/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .new_agent()
+/// What a transport failure was, in a few words.
+fn transport_text(e: &ureq::Error) -> String {
+    crate::net::transport_text(e)
 }
 
 /// Reads at most 64 KiB of an answer.
 fn read_body(response: &mut ureq::http::Response<ureq::Body>) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    response
-        .body_mut()
-        .as_reader()
-        .take(64 * 1024)
-        .read_to_end(&mut out)?;
-    Ok(out)
-}
-
-/// What a transport failure was, in a few words.
-fn transport_text(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Timeout(_) => "timed out".into(),
-        ureq::Error::ConnectionFailed => "cannot connect".into(),
-        ureq::Error::HostNotFound => "host not found".into(),
-        ureq::Error::Io(io) => crate::error::io_text(io),
-        other => crate::error::clean(&other.to_string(), 80),
-    }
+    crate::net::read_body(response, 64 * 1024)
 }
 
 #[cfg(test)]

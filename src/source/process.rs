@@ -3,7 +3,8 @@
 //! gives its exit status and the first line of its stderr. Its stdin is ours, so that a secret
 //! store that asks for a passphrase on the terminal can. `MFAROLE_CREDENTIAL_PROCESS` lists the
 //! profiles whose process is running, so that a process that is mfarole itself for the same
-//! profile ends at once instead of recursing.
+//! profile ends at once instead of recursing. Bounded by `MFAROLE_CREDENTIAL_PROCESS_TIMEOUT`.
+//! Its output is cached only when it says when it expires; long-term keys never touch the disk.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -13,16 +14,65 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::creds::Issued;
-use crate::environ::Environ;
 use crate::error::{Error, Result};
+use crate::profile::Profile;
+
+use super::{Fetch, Lookup, Provider, Source};
 
 /// The variable that carries the profiles whose `credential_process` is running.
 pub const RUNNING: &str = "MFAROLE_CREDENTIAL_PROCESS";
 
-pub fn run(
+/// `credential_process`: the command line as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub command: String,
+}
+
+pub fn own(profile: &Profile, _: &Lookup) -> Result<Option<Source>> {
+    Ok(profile.get("credential_process").map(|command| {
+        Source::Process(Process {
+            command: command.to_string(),
+        })
+    }))
+}
+
+impl Provider for Process {
+    fn kind(&self) -> &'static str {
+        "credential_process"
+    }
+
+    /// A secret store may hold long-term keys, with `mfa_serial` for GetSessionToken on top.
+    fn may_be_long_term(&self) -> bool {
+        true
+    }
+
+    fn call(&self) -> &'static str {
+        "credential_process"
+    }
+
+    fn reason(&self) -> String {
+        "credential_process: its output is cached only when it says when it expires".into()
+    }
+
+    fn cache_key(&self, profile: &str, _: &str) -> String {
+        format!("v1 process profile={profile} cmd={}", self.command)
+    }
+
+    fn fetch(&self, ctx: &Fetch) -> Result<Issued> {
+        run(
+            &self.command,
+            ctx.profile,
+            &ctx.settings.outer.running_processes,
+            ctx.settings.credential_process_timeout,
+            ctx.fail("credential_process"),
+        )
+    }
+}
+
+fn run(
     cmd: &str,
     profile: &str,
-    env: &Environ,
+    running: &[String],
     timeout: Duration,
     fail: impl Fn(String) -> Error,
 ) -> Result<Issued> {
@@ -30,10 +80,12 @@ pub fn run(
     let Some((program, args)) = words.split_first() else {
         return Err(fail("is empty".into()));
     };
-    let running = match env.get(RUNNING) {
-        Some(outer) if !outer.is_empty() => format!("{outer},{profile}"),
-        _ => profile.to_string(),
-    };
+    let running: Vec<&str> = running
+        .iter()
+        .map(String::as_str)
+        .chain([profile])
+        .collect();
+    let running = running.join(",");
     let mut child = Command::new(program)
         .args(args)
         .env(RUNNING, running)
@@ -65,7 +117,7 @@ pub fn run(
         Ok(crate::child::Waited::Exited(status)) => status,
         Ok(crate::child::Waited::TimedOut) => {
             return Err(fail(format!(
-                "gave no answer within {}s (MFAROLE_MFA_PROCESS_TIMEOUT)",
+                "gave no answer within {}s (MFAROLE_CREDENTIAL_PROCESS_TIMEOUT)",
                 timeout.as_secs()
             )));
         }

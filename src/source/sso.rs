@@ -5,29 +5,157 @@
 //! that `make -j8` refreshes once, and the CLI's file is rewritten atomically with its own
 //! mode. mfarole never opens a browser: without a usable token it names the exact
 //! `aws sso login` command. The token and the client secret are never shown.
+//!
+//! The profile: `sso_session` naming an `[sso-session]` section (which holds `sso_start_url`
+//! and `sso_region`), or the legacy form with both in the profile; and `sso_account_id` +
+//! `sso_role_name` in the profile.
 
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
 use crate::cache::Cache;
-use crate::config::Sso;
 use crate::creds::{Credentials, Issued};
-use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::log::Log;
+use crate::net::Route;
+use crate::profile::Profile;
+use crate::settings::Settings;
+
+use super::{Fetch, Lookup, Provider, Source};
+
+/// An IAM Identity Center profile, resolved: which role of which account, and where the AWS
+/// CLI keeps the login's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sso {
+    /// `sso_session`; `None` for the legacy form (`sso_start_url` in the profile).
+    pub session: Option<String>,
+    pub start_url: String,
+    pub region: String,
+    pub account_id: String,
+    pub role_name: String,
+    /// `~/.aws/sso/cache/SHA1.json`: of the session name, or of the start URL (legacy).
+    pub token_file: PathBuf,
+}
+
+impl Sso {
+    /// The command that makes a new login for this profile.
+    pub fn login_command(&self, profile: &str) -> String {
+        match &self.session {
+            Some(s) => format!("aws sso login --sso-session {s}"),
+            None => format!("aws sso login --profile {profile}"),
+        }
+    }
+}
+
+/// A profile with `sso_session` or `sso_start_url` is an IAM Identity Center profile.
+pub fn own(profile: &Profile, lookup: &Lookup) -> Result<Option<Source>> {
+    if profile.get("sso_session").is_none() && profile.get("sso_start_url").is_none() {
+        return Ok(None);
+    }
+    use sha1::Digest;
+    let need = |p: &Profile, key: &str, what: &str| {
+        p.get(key).map(str::to_string).ok_or_else(|| {
+            Error::profile(
+                &profile.name,
+                format!("uses IAM Identity Center but {what} has no {key}"),
+            )
+        })
+    };
+    let (session, start_url, region) = match profile.get("sso_session") {
+        Some(name) => {
+            let shown = crate::error::clean(name, 60);
+            let Some(section) = lookup.sso_sessions.get(name) else {
+                return Err(Error::profile(
+                    &profile.name,
+                    format!(
+                        "has sso_session = {shown}, but the config file has no [sso-session {shown}] section"
+                    ),
+                ));
+            };
+            let what = format!("[sso-session {shown}]");
+            (
+                Some(name.to_string()),
+                need(section, "sso_start_url", &what)?,
+                need(section, "sso_region", &what)?,
+            )
+        }
+        None => (
+            None,
+            need(profile, "sso_start_url", "the profile")?,
+            need(profile, "sso_region", "the profile")?,
+        ),
+    };
+    let account_id = need(profile, "sso_account_id", "the profile")?;
+    let role_name = need(profile, "sso_role_name", "the profile")?;
+    let key = session.as_deref().unwrap_or(&start_url);
+    let name: String = sha1::Sha1::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let home = lookup.settings.home.clone().unwrap_or_else(|| "/".into());
+    Ok(Some(Source::Sso(Sso {
+        session,
+        start_url,
+        region,
+        account_id,
+        role_name,
+        token_file: home.join(".aws/sso/cache").join(format!("{name}.json")),
+    })))
+}
+
+impl Provider for Sso {
+    fn kind(&self) -> &'static str {
+        "IAM Identity Center"
+    }
+
+    fn call(&self) -> &'static str {
+        "GetRoleCredentials"
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "GetRoleCredentials {} in account {}",
+            self.role_name, self.account_id
+        )
+    }
+
+    fn reason(&self) -> String {
+        "IAM Identity Center: the login's token exchanged for the role (GetRoleCredentials)".into()
+    }
+
+    fn cache_key(&self, _: &str, _: &str) -> String {
+        format!(
+            "v1 sso url={} account={} role={}",
+            self.start_url, self.account_id, self.role_name
+        )
+    }
+
+    fn fetch(&self, ctx: &Fetch) -> Result<Issued> {
+        fetch(
+            ctx.profile,
+            self,
+            ctx.settings,
+            ctx.cache,
+            ctx.log,
+            ctx.fail("IAM Identity Center"),
+        )
+    }
+
+    fn status(&self, now: OffsetDateTime) -> Option<String> {
+        Some(login_status(self, now))
+    }
+}
 
 /// As botocore: a token that expires within this is refreshed when it can be.
 const REFRESH_WINDOW: time::Duration = time::Duration::minutes(15);
-const TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn fetch(
+fn fetch(
     profile: &str,
     sso: &Sso,
-    env: &Environ,
+    settings: &Settings,
     cache: &Cache,
     log: &Log,
     fail: impl Fn(String) -> Error,
@@ -51,7 +179,7 @@ pub fn fetch(
         token = read_token(path).map_err(|why| fail(format!("{why}; run '{}'", login())))?;
         let now = OffsetDateTime::now_utc();
         if token.expires_at - REFRESH_WINDOW <= now {
-            match refresh(sso, env, path, &token, log) {
+            match refresh(sso, settings, path, &token, log) {
                 Ok(fresh) => token = fresh,
                 Err(why) if token.expires_at > now + time::Duration::seconds(30) => log.verbose(
                     format_args!("the token could not be refreshed ({why}); it is still valid"),
@@ -66,7 +194,7 @@ pub fn fetch(
             }
         }
     }
-    role_credentials(sso, env, &token.access_token, log).map_err(|why| {
+    role_credentials(sso, settings, &token.access_token, log).map_err(|why| {
         fail(format!(
             "{why}; run '{}' if the login is no longer valid",
             login()
@@ -75,7 +203,7 @@ pub fn fetch(
 }
 
 /// For `list`: whether the login of an SSO profile is still valid, without a secret.
-pub fn login_status(sso: &Sso, now: OffsetDateTime) -> String {
+fn login_status(sso: &Sso, now: OffsetDateTime) -> String {
     match read_token(&sso.token_file) {
         Ok(t) if t.expires_at > now => {
             format!(
@@ -163,12 +291,9 @@ fn parse_expiry(text: &str) -> Option<OffsetDateTime> {
     })
 }
 
-fn endpoint(env: &Environ, var: &str, default: String) -> std::result::Result<String, String> {
-    let configured = if env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
-        None
-    } else {
-        env.get(var).or_else(|| env.get("AWS_ENDPOINT_URL"))
-    };
+/// The configured URL of `service` (`AWS_ENDPOINT_URL_SSO[_OIDC]`, `AWS_ENDPOINT_URL`), else
+/// AWS's; plain http only to loopback.
+fn endpoint(configured: Option<&str>, default: String) -> std::result::Result<String, String> {
     let url = configured.map_or(default, |u| u.trim_end_matches('/').to_string());
     let host = url
         .strip_prefix("http://")
@@ -188,15 +313,10 @@ fn endpoint(env: &Environ, var: &str, default: String) -> std::result::Result<St
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(TIMEOUT))
-        .timeout_global(Some(TIMEOUT))
-        .max_redirects(0)
-        .user_agent(concat!("mfarole/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .new_agent()
+/// The portal and the token service are remote AWS services: proxies, `AWS_CA_BUNDLE` and
+/// the timeouts as for STS.
+fn agent(settings: &Settings) -> std::result::Result<ureq::Agent, String> {
+    crate::net::agent(&settings.net, Route::Remote).map_err(|e| e.to_string())
 }
 
 /// The portal's error `{"message"}` (or `__type`), cleaned; empty when there is none.
@@ -216,13 +336,13 @@ fn portal_message(body: &[u8]) -> String {
 
 fn role_credentials(
     sso: &Sso,
-    env: &Environ,
+    settings: &Settings,
     token: &str,
     log: &Log,
 ) -> std::result::Result<Issued, String> {
+    let endpoints = &settings.endpoints;
     let base = endpoint(
-        env,
-        "AWS_ENDPOINT_URL_SSO",
+        endpoints.configured(endpoints.sso.as_deref()),
         format!("https://portal.sso.{}.amazonaws.com", sso.region),
     )?;
     let url = format!(
@@ -234,7 +354,7 @@ fn role_credentials(
         "GetRoleCredentials {} in account {} → {base}",
         sso.role_name, sso.account_id
     ));
-    let mut response = agent()
+    let mut response = agent(settings)?
         .get(&url)
         .header("x-amz-sso_bearer_token", token)
         .call()
@@ -324,7 +444,7 @@ fn encode(v: &str) -> String {
 /// CreateToken with the refresh-token grant, then the CLI's file rewritten atomically.
 fn refresh(
     sso: &Sso,
-    env: &Environ,
+    settings: &Settings,
     path: &Path,
     token: &Token,
     log: &Log,
@@ -350,9 +470,9 @@ fn refresh(
     {
         return Err("the client registration expired".into());
     }
+    let endpoints = &settings.endpoints;
     let base = endpoint(
-        env,
-        "AWS_ENDPOINT_URL_SSO_OIDC",
+        endpoints.configured(endpoints.sso_oidc.as_deref()),
         format!("https://oidc.{}.amazonaws.com", sso.region),
     )?;
     log.verbose(format_args!(
@@ -365,7 +485,7 @@ fn refresh(
         "refreshToken": refresh_token,
     })
     .to_string();
-    let mut response = agent()
+    let mut response = agent(settings)?
         .post(&format!("{base}/token"))
         .header("content-type", "application/json")
         .send(&body)
@@ -423,27 +543,10 @@ fn refresh(
     })
 }
 
-/// Replaces the CLI's file with a new one of the same mode, written beside it and renamed.
+/// Replaces the CLI's file with a new one of the same mode (at most 0600).
 fn rewrite(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
     let mode = std::fs::symlink_metadata(path)?.permissions().mode() & 0o777;
-    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&tmp)?;
-        f.set_permissions(std::fs::Permissions::from_mode(mode & 0o600))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::atomic::write_private(path, text.as_bytes(), mode)
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use ureq::http::Uri;
 
-use crate::environ::Environ;
 use crate::error::{Error, Result, clean};
+use crate::settings::EndpointSettings;
 
 /// Where STS requests go and how they are signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ impl Endpoint {
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else the regional endpoint of `region`, else
     /// the global one (signed for us-east-1).
     pub fn resolve(
-        env: &Environ,
+        env: &EndpointSettings,
         profile_url: Option<&str>,
         region: Option<&str>,
     ) -> Result<Endpoint> {
@@ -45,12 +45,13 @@ impl Endpoint {
             )));
         }
         let signing = region.unwrap_or("us-east-1").to_string();
-        let configured = if env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
+        let configured = if env.ignore_configured {
             None
         } else {
-            env.get("AWS_ENDPOINT_URL_STS")
+            env.sts
+                .as_deref()
                 .map(|u| (u, "AWS_ENDPOINT_URL_STS"))
-                .or_else(|| env.get("AWS_ENDPOINT_URL").map(|u| (u, "AWS_ENDPOINT_URL")))
+                .or_else(|| env.all.as_deref().map(|u| (u, "AWS_ENDPOINT_URL")))
                 .or_else(|| profile_url.map(|u| (u, "the profile's endpoint_url")))
         };
         let Some((url, origin)) = configured else {
@@ -133,8 +134,8 @@ fn is_loopback(host: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Environ {
-        Environ::from_pairs(pairs)
+    fn env(pairs: &[(&str, &str)]) -> EndpointSettings {
+        crate::settings::Settings::for_tests(pairs).endpoints
     }
 
     #[test]

@@ -19,57 +19,10 @@ use std::time::{Duration, Instant, SystemTime};
 use ureq::http::Uri;
 
 use crate::creds::{Credentials, Issued};
-use crate::environ::Environ;
 use crate::error::{Error, Result, StsFailure, clean};
 use crate::log::Log;
-
-/// Network settings, from the environment.
-#[derive(Debug, Clone)]
-pub struct NetConfig {
-    pub connect_timeout: Duration,
-    /// For one whole attempt, connect to last byte.
-    pub timeout: Duration,
-    pub attempts: u32,
-    pub ca_bundle: Option<std::path::PathBuf>,
-}
-
-impl NetConfig {
-    pub fn from_env(env: &Environ) -> Result<NetConfig> {
-        let secs = |name: &str, default: u64| -> Result<Duration> {
-            match env.get(name) {
-                None => Ok(Duration::from_secs(default)),
-                Some(v) => crate::units::parse_duration(v)
-                    .filter(|&s| s > 0)
-                    .map(|s| Duration::from_secs(u64::from(s)))
-                    .ok_or_else(|| {
-                        Error::Setting(format!(
-                            "{name}={} is not a duration like 10 or 30s; fix or unset it",
-                            clean(v, 20)
-                        ))
-                    }),
-            }
-        };
-        let attempts = match env.get("AWS_MAX_ATTEMPTS") {
-            None => 3,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=10).contains(n))
-                .ok_or_else(|| {
-                    Error::Setting(format!(
-                        "AWS_MAX_ATTEMPTS={} is not a number from 1 to 10; fix or unset it",
-                        clean(v, 20)
-                    ))
-                })?,
-        };
-        Ok(NetConfig {
-            connect_timeout: secs("MFAROLE_CONNECT_TIMEOUT", 5)?,
-            timeout: secs("MFAROLE_TIMEOUT", 15)?,
-            attempts,
-            ca_bundle: env.path("AWS_CA_BUNDLE"),
-        })
-    }
-}
+use crate::net::Route;
+use crate::settings::NetSettings;
 
 /// One STS request to make.
 pub struct Request<'a> {
@@ -86,7 +39,7 @@ pub struct Request<'a> {
 pub struct Client<'a> {
     agent: ureq::Agent,
     endpoint: Endpoint,
-    net: NetConfig,
+    attempts: u32,
     log: &'a Log,
 }
 
@@ -100,23 +53,13 @@ enum Failure {
 }
 
 impl<'a> Client<'a> {
-    pub fn new(endpoint: Endpoint, net: NetConfig, log: &'a Log) -> Result<Client<'a>> {
-        let mut tls = ureq::tls::TlsConfig::builder();
-        if let Some(path) = &net.ca_bundle {
-            tls = tls.root_certs(load_ca_bundle(path, &endpoint)?);
-        }
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(net.connect_timeout))
-            .timeout_global(Some(net.timeout))
-            .max_redirects(0)
-            .user_agent(concat!("mfarole/", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls.build())
-            .build();
+    /// A client for `endpoint`, with the one HTTP agent ([`crate::net`]). Fails only when
+    /// `AWS_CA_BUNDLE` cannot be used.
+    pub fn new(endpoint: Endpoint, net: &NetSettings, log: &'a Log) -> Result<Client<'a>> {
         Ok(Client {
-            agent: config.new_agent(),
+            agent: crate::net::agent(net, Route::Remote)?,
             endpoint,
-            net,
+            attempts: net.attempts,
             log,
         })
     }
@@ -136,7 +79,7 @@ impl<'a> Client<'a> {
                 req.action,
                 req.profile,
                 self.endpoint.url,
-                self.net.attempts,
+                self.attempts,
                 req.credentials
                     .map_or("unsigned".to_string(), |c| format!("key {}", c.masked_id()))
             ));
@@ -152,7 +95,7 @@ impl<'a> Client<'a> {
                 Failure::Retryable(e) => (e, true),
                 Failure::Final(e) => (e, false),
             };
-            if !retry || attempt >= self.net.attempts {
+            if !retry || attempt >= self.attempts {
                 if attempt > 1 {
                     self.log.verbose(format_args!(
                         "giving up after {attempt} attempts in {:.1}s",
@@ -305,7 +248,7 @@ fn classify_transport(e: ureq::Error, transport: &dyn Fn(String) -> Error) -> Fa
             Failure::NotSent(transport("connection refused".into()))
         }
         // rustls reports certificate problems as I/O errors of the handshake.
-        ureq::Error::Io(io) if looks_like_tls(&io.to_string()) => {
+        ureq::Error::Io(io) if crate::net::looks_like_tls(&io.to_string()) => {
             Failure::Final(tls_failure(&io.to_string(), transport))
         }
         ureq::Error::Io(io) => Failure::Retryable(transport(crate::error::io_text(&io))),
@@ -316,18 +259,8 @@ fn classify_transport(e: ureq::Error, transport: &dyn Fn(String) -> Error) -> Fa
     }
 }
 
-fn looks_like_tls(text: &str) -> bool {
-    let t = text.to_ascii_lowercase();
-    ["certificate", "tls", "handshake", "peer sent", "alert"]
-        .iter()
-        .any(|w| t.contains(w))
-}
-
 fn tls_failure(text: &str, transport: &dyn Fn(String) -> Error) -> Error {
-    transport(format!(
-        "TLS failed ({}); if the endpoint uses a private CA, point AWS_CA_BUNDLE at its PEM file",
-        clean(text, 120)
-    ))
+    transport(crate::net::tls_text(text))
 }
 
 fn mfa_maybe_used(e: Error) -> Error {
@@ -440,47 +373,9 @@ fn encode_into(out: &mut String, s: &str) {
     }
 }
 
-fn load_ca_bundle(path: &std::path::Path, endpoint: &Endpoint) -> Result<ureq::tls::RootCerts> {
-    let bad = |message: String| Error::Endpoint {
-        endpoint: endpoint.url.clone(),
-        message,
-    };
-    let pem = std::fs::read(path).map_err(|e| {
-        bad(format!(
-            "cannot read AWS_CA_BUNDLE {}: {}",
-            path.display(),
-            crate::error::io_text(&e)
-        ))
-    })?;
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        match item {
-            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-            Ok(_) => {}
-            Err(_) => {
-                return Err(bad(format!(
-                    "AWS_CA_BUNDLE {} is not a PEM file",
-                    path.display()
-                )));
-            }
-        }
-    }
-    if certs.is_empty() {
-        return Err(bad(format!(
-            "AWS_CA_BUNDLE {} holds no PEM certificate",
-            path.display()
-        )));
-    }
-    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Environ {
-        Environ::from_pairs(pairs)
-    }
 
     #[test]
     fn form_encoding_matches_quote_plus() {
@@ -517,17 +412,5 @@ mod tests {
             assert!(d <= Duration::from_secs(2), "{d:?}");
             assert!(d >= Duration::from_millis(100), "{d:?}");
         }
-    }
-
-    #[test]
-    fn net_config_from_env() {
-        let n = NetConfig::from_env(&env(&[
-            ("MFAROLE_TIMEOUT", "2s"),
-            ("AWS_MAX_ATTEMPTS", "1"),
-        ]))
-        .unwrap();
-        assert_eq!((n.timeout, n.attempts), (Duration::from_secs(2), 1));
-        assert!(NetConfig::from_env(&env(&[("MFAROLE_TIMEOUT", "soon")])).is_err());
-        assert!(NetConfig::from_env(&env(&[("AWS_MAX_ATTEMPTS", "0")])).is_err());
     }
 }

@@ -1,0 +1,205 @@
+//! The lock that makes parallel runs share one step, and what they share when it fails.
+//!
+//! While one process runs a step, others that need the same step wait on an advisory lock
+//! (`flock` through `std::fs::File::try_lock`) on `NAME.lock`, then read what it stored. The
+//! kernel drops the lock when its holder exits, so a crashed holder never blocks the next run.
+//! Waiting is bounded (`MFAROLE_LOCK_TIMEOUT`, default 3m). A holder that fails leaves a
+//! marker (`NAME.fail`: its exit status and one-line message) so that the runs behind it stop
+//! at once instead of replaying its prompt or retries. The holder of a lock also sweeps the
+//! temporary copies that killed writers left.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::{Duration, Instant};
+
+use crate::atomic::{no_follow, write_private};
+use crate::error::{Error, Result};
+
+use super::Cache;
+use super::trust::open_ours;
+
+const FAIL_MAGIC: &str = "mfarole-failure v1";
+/// A temporary file older than this is a leftover even if a process of its writer's pid
+/// lives (pids are reused, and a cache dir may be shared across pid namespaces): a write
+/// takes milliseconds.
+const STALE_TMP: Duration = Duration::from_secs(600);
+
+/// Holds a step's lock until dropped.
+pub struct Lock {
+    _file: File,
+    /// Whether another mfarole held it when we asked.
+    pub waited: bool,
+}
+
+impl Cache<'_> {
+    /// Waits for the exclusive lock of `key`. `Ok(None)` when there is no cache (nothing to
+    /// share, so nothing to wait for).
+    pub fn lock(&self, key: &str) -> Result<Option<Lock>> {
+        let Some(path) = self.path(key, "lock") else {
+            return Ok(None);
+        };
+        let file = match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(no_follow())
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                self.warn(format_args!(
+                    "cannot open lock file {}: {}; going on without it",
+                    path.display(),
+                    crate::error::io_text(&e)
+                ));
+                return Ok(None);
+            }
+        };
+        let started = Instant::now();
+        let mut said = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    self.sweep();
+                    return Ok(Some(Lock {
+                        _file: file,
+                        waited: said,
+                    }));
+                }
+                Err(fs::TryLockError::WouldBlock) => {}
+                Err(fs::TryLockError::Error(e)) => {
+                    self.warn(format_args!(
+                        "cannot lock {}: {}; going on without it",
+                        path.display(),
+                        crate::error::io_text(&e)
+                    ));
+                    return Ok(None);
+                }
+            }
+            if !said {
+                self.log.verbose(format_args!(
+                    "waiting for another mfarole that is getting the same credentials"
+                ));
+                said = true;
+            }
+            if started.elapsed() >= self.lock_timeout {
+                return Err(Error::LockTimeout {
+                    path,
+                    seconds: self.lock_timeout.as_secs(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Notes that the run holding `key`'s lock failed (or that the user pressed Ctrl-C at its
+    /// prompt), so that the runs waiting behind it (`make -j8`) stop at once with the same
+    /// message instead of each replaying the prompt or the whole retry cycle. The marker holds
+    /// the error's exit status and its one-line message, which by contract holds no secret.
+    pub fn mark_failed(&self, key: &str, err: &Error) {
+        let Some(path) = self.path(key, "fail") else {
+            return;
+        };
+        let text = format!(
+            "{FAIL_MAGIC}\ncode {}\nmessage {}\n",
+            err.code(),
+            crate::error::clean(&err.to_string(), 400)
+        );
+        if let Err(e) = write_private(&path, text.as_bytes(), 0o600) {
+            self.log.verbose(format_args!(
+                "cannot write {}: {}",
+                path.display(),
+                crate::error::io_text(&e)
+            ));
+        }
+    }
+
+    /// The failure of a holder of `key`'s lock, when one was marked at or after `since`.
+    pub fn failed_since(&self, key: &str, since: std::time::SystemTime) -> Option<Error> {
+        let path = self.path(key, "fail")?;
+        let (file, _) = open_ours(&path).ok()??;
+        let written = file.metadata().ok()?.modified().ok()?;
+        if written < since {
+            return None;
+        }
+        let mut text = String::new();
+        (&file).take(4096).read_to_string(&mut text).ok()?;
+        parse_failure(&text)
+    }
+
+    /// Removes the temporary files of writers that were killed between writing and renaming:
+    /// each is a complete copy of an entry, secret included. Only names of our own pattern
+    /// (`.HASH.EXT.PID.tmp`), and only when that pid is gone or the file is older than any
+    /// write takes. Called with a step's lock held, so off the cached path.
+    fn sweep(&self) {
+        let Some(dir) = &self.dir else { return };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        let me = std::process::id();
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(tmp_writer) else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            let gone = rustix::process::Pid::from_raw(pid as i32).is_none_or(|p| {
+                rustix::process::test_kill_process(p) == Err(rustix::io::Errno::SRCH)
+            });
+            let old = entry
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_TMP);
+            if gone || old {
+                let path = entry.path();
+                match fs::remove_file(&path) {
+                    Ok(()) => self.log.verbose(format_args!(
+                        "removed {}, left by a run that was killed while writing",
+                        path.display()
+                    )),
+                    Err(e) => self.log.verbose(format_args!(
+                        "cannot remove {}: {}",
+                        path.display(),
+                        crate::error::io_text(&e)
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// The pid in a temporary file name of ours (`.0123456789abcdef.cred.4242.tmp`).
+fn tmp_writer(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = rest.split('.');
+    let (hash, ext, pid) = (parts.next()?, parts.next()?, parts.next()?);
+    let ours = parts.next().is_none()
+        && hash.len() == 16
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        && matches!(ext, "cred" | "fail");
+    ours.then(|| pid.parse().ok()).flatten()
+}
+
+/// A failure marker: its magic line, the exit status, the message.
+fn parse_failure(text: &str) -> Option<Error> {
+    let mut lines = text.lines();
+    if lines.next() != Some(FAIL_MAGIC) {
+        return None;
+    }
+    let code: u8 = lines.next()?.strip_prefix("code ")?.parse().ok()?;
+    let message = lines.next()?.strip_prefix("message ")?;
+    if code == crate::error::EXIT_INTERRUPTED {
+        return Some(Error::Interrupted);
+    }
+    Some(Error::Shared {
+        code,
+        message: crate::error::clean(message, 400),
+    })
+}

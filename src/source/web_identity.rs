@@ -1,0 +1,105 @@
+//! A web identity token exchanged for a role with AssumeRoleWithWebIdentity (unsigned: the
+//! token is the proof): GitHub Actions, GitLab CI, EKS service accounts. From the profile's
+//! `web_identity_token_file` + `role_arn` (+ `role_session_name`), or, for the profile named
+//! on the command line only, from `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`
+//! (+ `AWS_ROLE_SESSION_NAME`), as botocore's default chain has it. The token file is read
+//! each time the step runs, because whoever writes it rotates it.
+
+use std::path::PathBuf;
+
+use crate::creds::Issued;
+use crate::error::{Error, Result};
+use crate::profile::{Profile, check_arn, check_session_name};
+
+use super::{Fetch, Lookup, Provider, Source};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebIdentity {
+    pub token_file: PathBuf,
+    pub role_arn: String,
+    pub session_name: Option<String>,
+}
+
+/// The environment's token first (target profile only), then the profile's.
+pub fn own(profile: &Profile, lookup: &Lookup) -> Result<Option<Source>> {
+    let vars = &lookup.settings.web_identity;
+    let from_env = |v: &Option<String>| v.clone().filter(|_| lookup.target);
+    let get = |key: &str| profile.get(key).map(str::to_string);
+    let Some(file) = from_env(&vars.token_file).or_else(|| get("web_identity_token_file")) else {
+        return Ok(None);
+    };
+    let Some(role_arn) = from_env(&vars.role_arn).or_else(|| get("role_arn")) else {
+        return Err(Error::profile(
+            &profile.name,
+            "has a web identity token file but no role_arn (or AWS_ROLE_ARN) to exchange it for",
+        ));
+    };
+    check_arn(&profile.name, &role_arn)?;
+    let session_name = from_env(&vars.session_name).or_else(|| get("role_session_name"));
+    check_session_name(&profile.name, session_name.as_deref())?;
+    Ok(Some(Source::WebIdentity(WebIdentity {
+        token_file: PathBuf::from(file),
+        role_arn,
+        session_name,
+    })))
+}
+
+impl Provider for WebIdentity {
+    fn kind(&self) -> &'static str {
+        "web identity"
+    }
+
+    fn call(&self) -> &'static str {
+        "AssumeRoleWithWebIdentity"
+    }
+
+    fn describe(&self) -> String {
+        format!("AssumeRoleWithWebIdentity {}", self.role_arn)
+    }
+
+    fn reason(&self) -> String {
+        "a web identity token exchanged for its role (unsigned)".into()
+    }
+
+    /// The session name is part of the key only when the profile sets it: a generated one
+    /// changes every second.
+    fn cache_key(&self, _: &str, endpoint: &str) -> String {
+        format!(
+            "v1 web role={} name={} file={} ep={endpoint}",
+            self.role_arn,
+            self.session_name.as_deref().unwrap_or("-"),
+            self.token_file.display()
+        )
+    }
+
+    fn fetch(&self, ctx: &Fetch) -> Result<Issued> {
+        let fail = ctx.fail("web identity token file");
+        let token = std::fs::read_to_string(&self.token_file).map_err(|e| {
+            fail(format!(
+                "{} cannot be read: {}",
+                self.token_file.display(),
+                crate::error::io_text(&e)
+            ))
+        })?;
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(fail(format!("{} is empty", self.token_file.display())));
+        }
+        ctx.sts.call(&crate::sts::Request {
+            action: "AssumeRoleWithWebIdentity",
+            profile: ctx.profile,
+            params: vec![
+                ("RoleArn", self.role_arn.clone()),
+                (
+                    "RoleSessionName",
+                    self.session_name
+                        .clone()
+                        .unwrap_or_else(|| ctx.session_name.to_string()),
+                ),
+                ("WebIdentityToken", token.to_string()),
+            ],
+            credentials: None,
+            carries_mfa: false,
+        })
+    }
+}
