@@ -138,6 +138,8 @@ impl Error {
 }
 
 impl fmt::Display for Error {
+    /// One arm per variant, each the whole sentence a user reads: a flat `match` is the
+    /// clearest form here, so this function stays long on purpose.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Usage(msg) => write!(f, "{msg} (see 'mfarole --help')"),

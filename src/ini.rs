@@ -62,31 +62,7 @@ pub fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
             continue;
         }
         if let Some(rest) = trimmed.strip_prefix('[') {
-            let Some(end) = rest.find(']') else {
-                return Err(SyntaxError {
-                    line,
-                    message: "section header has no closing ']'".into(),
-                });
-            };
-            let after = rest[end + 1..].trim();
-            if !(after.is_empty() || after.starts_with('#') || after.starts_with(';')) {
-                return Err(SyntaxError {
-                    line,
-                    message: "unexpected text after the section header".into(),
-                });
-            }
-            let name = rest[..end].trim();
-            if name.is_empty() {
-                return Err(SyntaxError {
-                    line,
-                    message: "empty section name".into(),
-                });
-            }
-            sections.push(Section {
-                name: name.to_string(),
-                line,
-                entries: Vec::new(),
-            });
+            sections.push(header(rest, line)?);
             in_nested = false;
             continue;
         }
@@ -118,6 +94,30 @@ pub fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
         });
     }
     Ok(sections)
+}
+
+/// A `[name]` line (`rest` is after the `[`): the name trimmed; a comment may follow.
+fn header(rest: &str, line: usize) -> Result<Section, SyntaxError> {
+    let error = |message: &str| SyntaxError {
+        line,
+        message: message.into(),
+    };
+    let end = rest
+        .find(']')
+        .ok_or_else(|| error("section header has no closing ']'"))?;
+    let after = rest[end + 1..].trim();
+    if !(after.is_empty() || after.starts_with('#') || after.starts_with(';')) {
+        return Err(error("unexpected text after the section header"));
+    }
+    let name = rest[..end].trim();
+    if name.is_empty() {
+        return Err(error("empty section name"));
+    }
+    Ok(Section {
+        name: name.to_string(),
+        line,
+        entries: Vec::new(),
+    })
 }
 
 /// Keys are echoed in errors; keep that echo short and printable.

@@ -23,6 +23,10 @@ use std::time::Duration;
 use crate::environ::Environ;
 use crate::error::{Error, Result, clean};
 
+/// The variable that carries the profiles whose `credential_process` is running (mfarole sets
+/// it for the process, so that a process that is mfarole for the same profile stops at once).
+pub const RUNNING: &str = "MFAROLE_CREDENTIAL_PROCESS";
+
 /// Everything mfarole takes from its environment besides the command line.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -191,38 +195,10 @@ impl Settings {
     /// Reads and checks every setting. Errors name the variable and say what to do.
     pub fn from_env(env: &Environ) -> Result<Settings> {
         let get = |name: &str| env.get(name).map(str::to_string);
-        let list = |name: &str| -> Vec<String> {
-            env.get(name)
-                .map(|v| {
-                    v.split(',')
-                        .filter(|p| !p.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let home = env.home();
-        let aws_dir = home.clone().unwrap_or_else(|| "/".into()).join(".aws");
         Ok(Settings {
-            files: Files {
-                config: env
-                    .path("AWS_CONFIG_FILE")
-                    .unwrap_or_else(|| aws_dir.join("config")),
-                credentials: env
-                    .path("AWS_SHARED_CREDENTIALS_FILE")
-                    .unwrap_or_else(|| aws_dir.join("credentials")),
-            },
-            cache: CacheSettings {
-                dir: cache_dir(env),
-                margin: duration(env, "MFAROLE_REFRESH_MARGIN", 300, Zero::Allowed)?,
-                lock_timeout: duration(env, "MFAROLE_LOCK_TIMEOUT", 180, Zero::Allowed)?,
-            },
-            net: NetSettings {
-                connect_timeout: duration(env, "MFAROLE_CONNECT_TIMEOUT", 5, Zero::Refused)?,
-                timeout: duration(env, "MFAROLE_TIMEOUT", 15, Zero::Refused)?,
-                attempts: attempts(env)?,
-                ca_bundle: env.path("AWS_CA_BUNDLE"),
-            },
+            files: Files::from_env(env),
+            cache: CacheSettings::from_env(env)?,
+            net: NetSettings::from_env(env)?,
             mfa_process_timeout: duration(env, "MFAROLE_MFA_PROCESS_TIMEOUT", 60, Zero::Refused)?,
             credential_process_timeout: duration(
                 env,
@@ -243,14 +219,9 @@ impl Settings {
                 sso_oidc: get("AWS_ENDPOINT_URL_SSO_OIDC"),
             },
             user: get("LOGNAME").or_else(|| get("USER")),
-            home,
+            home: env.home(),
             shell: env.path("SHELL").map(OsString::from),
-            outer: Outer {
-                profile: get("MFAROLE_PROFILE"),
-                nesting: list("MFAROLE_NESTING"),
-                running_processes: list(crate::source::RUNNING),
-                expiration: get("AWS_CREDENTIAL_EXPIRATION"),
-            },
+            outer: Outer::from_env(env),
             environment: EnvironmentKeys {
                 access_key_id: get("AWS_ACCESS_KEY_ID"),
                 secret_access_key: get("AWS_SECRET_ACCESS_KEY"),
@@ -281,6 +252,64 @@ impl Settings {
     #[cfg(test)]
     pub fn for_tests(pairs: &[(&str, &str)]) -> Settings {
         Settings::from_env(&Environ::from_pairs(pairs)).expect("valid test settings")
+    }
+}
+
+impl Files {
+    /// Without `HOME`, `~` is `/`, as container runtimes set it for a user with no passwd
+    /// entry (never the working directory, which could hold anyone's `.aws`).
+    fn from_env(env: &Environ) -> Files {
+        let aws_dir = env.home().unwrap_or_else(|| "/".into()).join(".aws");
+        Files {
+            config: env
+                .path("AWS_CONFIG_FILE")
+                .unwrap_or_else(|| aws_dir.join("config")),
+            credentials: env
+                .path("AWS_SHARED_CREDENTIALS_FILE")
+                .unwrap_or_else(|| aws_dir.join("credentials")),
+        }
+    }
+}
+
+impl CacheSettings {
+    fn from_env(env: &Environ) -> Result<CacheSettings> {
+        Ok(CacheSettings {
+            dir: cache_dir(env),
+            margin: duration(env, "MFAROLE_REFRESH_MARGIN", 300, Zero::Allowed)?,
+            lock_timeout: duration(env, "MFAROLE_LOCK_TIMEOUT", 180, Zero::Allowed)?,
+        })
+    }
+}
+
+impl NetSettings {
+    fn from_env(env: &Environ) -> Result<NetSettings> {
+        Ok(NetSettings {
+            connect_timeout: duration(env, "MFAROLE_CONNECT_TIMEOUT", 5, Zero::Refused)?,
+            timeout: duration(env, "MFAROLE_TIMEOUT", 15, Zero::Refused)?,
+            attempts: attempts(env)?,
+            ca_bundle: env.path("AWS_CA_BUNDLE"),
+        })
+    }
+}
+
+impl Outer {
+    fn from_env(env: &Environ) -> Outer {
+        let list = |name: &str| -> Vec<String> {
+            env.get(name)
+                .map(|v| {
+                    v.split(',')
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Outer {
+            profile: env.get("MFAROLE_PROFILE").map(str::to_string),
+            nesting: list("MFAROLE_NESTING"),
+            running_processes: list(RUNNING),
+            expiration: env.get("AWS_CREDENTIAL_EXPIRATION").map(str::to_string),
+        }
     }
 }
 

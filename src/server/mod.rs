@@ -64,7 +64,7 @@ pub fn run(
     args: Vec<OsString>,
     env: &Environ,
 ) -> Result<u8> {
-    let (opts, log) = (run.opts, run.log);
+    let log = run.log;
     let endpoint =
         http::Listener::bind().map_err(|e| Error::io("cannot listen on 127.0.0.1", e))?;
     let private = PrivateDir::create(&endpoint.token, got.region.as_deref())?;
@@ -107,36 +107,42 @@ pub fn run(
             }
         }
     });
-    {
-        let state = state.clone();
-        let (opts, profile) = (renewal_options(opts), profile.to_string());
-        let settings = run.settings.clone();
-        let verbose = log.is_verbose();
-        let first = got.credentials;
-        std::thread::spawn(move || {
-            let log = Log::new(verbose);
-            let run = Run {
-                opts: &opts,
-                settings: &settings,
-                log: &log,
-            };
-            renew(&state, first, run, &profile);
-        });
-    }
+    spawn_renewal(&state, run, profile, got.credentials);
     let status = child
         .wait()
         .map_err(|e| Error::io("cannot wait for the command", e))?;
     drop(private);
-    Ok(
-        match (
-            status.code(),
-            std::os::unix::process::ExitStatusExt::signal(&status),
-        ) {
-            (Some(code), _) => code as u8,
-            (None, Some(sig)) => 128u8.saturating_add(sig as u8),
-            (None, None) => crate::error::EXIT_FAILURE,
-        },
-    )
+    Ok(exit_status(status))
+}
+
+/// The child's status as a shell reports it: its code, or 128+N when signal N ended it.
+fn exit_status(status: std::process::ExitStatus) -> u8 {
+    match (
+        status.code(),
+        std::os::unix::process::ExitStatusExt::signal(&status),
+    ) {
+        (Some(code), _) => code as u8,
+        (None, Some(sig)) => 128u8.saturating_add(sig as u8),
+        (None, None) => crate::error::EXIT_FAILURE,
+    }
+}
+
+/// Starts the thread that keeps `state` fresh (see [`renew`]), with its own copies of what
+/// the run knows.
+fn spawn_renewal(state: &Arc<Mutex<http::State>>, run: Run, profile: &str, first: Credentials) {
+    let state = state.clone();
+    let (opts, profile) = (renewal_options(run.opts), profile.to_string());
+    let settings = run.settings.clone();
+    let verbose = run.log.is_verbose();
+    std::thread::spawn(move || {
+        let log = Log::new(verbose);
+        let run = Run {
+            opts: &opts,
+            settings: &settings,
+            log: &log,
+        };
+        renew(&state, first, run, &profile);
+    });
 }
 
 fn signal_of(n: i32) -> std::result::Result<rustix::process::Signal, ()> {

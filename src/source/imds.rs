@@ -136,36 +136,27 @@ fn settings(profile: &Profile, vars: &ImdsVars) -> Result<Imds> {
 
 const TOKEN_TTL: &str = "21600";
 
-fn fetch(
-    imds: &Imds,
-    net: &NetSettings,
-    log: &Log,
-    fail: impl Fn(String) -> Error,
-) -> Result<Issued> {
-    if imds.disabled {
-        return Err(fail(
-            "is turned off by AWS_EC2_METADATA_DISABLED; unset it or use another credential_source"
-                .into(),
-        ));
-    }
-    let agent = crate::net::agent(net, Route::Local(imds.timeout))?;
-    let base = &imds.endpoint;
-    let where_ = || {
-        format!(
-            "at {base} ({}s timeout, {} attempt{}); not on EC2? set AWS_EC2_METADATA_SERVICE_ENDPOINT or use another credential_source",
-            imds.timeout.as_secs_f64(),
-            imds.attempts,
-            if imds.attempts == 1 { "" } else { "s" }
-        )
-    };
-    let ask = |method: &str,
-               path: &str,
-               token: Option<&str>|
-     -> std::result::Result<(u16, Vec<u8>), String> {
-        let url = format!("{base}{path}");
+/// One conversation with the service.
+struct Session<'a> {
+    imds: &'a Imds,
+    agent: &'a ureq::Agent,
+    log: &'a Log,
+}
+
+impl Session<'_> {
+    /// One request, with the configured attempts for 5xx answers and transport failures:
+    /// the status and body, or why there was none.
+    fn ask(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+    ) -> std::result::Result<(u16, Vec<u8>), String> {
+        let (imds, agent) = (self.imds, self.agent);
+        let url = format!("{}{path}", imds.endpoint);
         let mut last = String::new();
         for attempt in 1..=imds.attempts {
-            log.verbose(format_args!(
+            self.log.verbose(format_args!(
                 "instance metadata: {method} {url} (attempt {attempt}/{})",
                 imds.attempts
             ));
@@ -195,7 +186,37 @@ fn fetch(
             }
         }
         Err(last)
+    }
+}
+
+fn fetch(
+    imds: &Imds,
+    net: &NetSettings,
+    log: &Log,
+    fail: impl Fn(String) -> Error,
+) -> Result<Issued> {
+    if imds.disabled {
+        return Err(fail(
+            "is turned off by AWS_EC2_METADATA_DISABLED; unset it or use another credential_source"
+                .into(),
+        ));
+    }
+    let agent = crate::net::agent(net, Route::Local(imds.timeout))?;
+    let base = &imds.endpoint;
+    let where_ = || {
+        format!(
+            "at {base} ({}s timeout, {} attempt{}); not on EC2? set AWS_EC2_METADATA_SERVICE_ENDPOINT or use another credential_source",
+            imds.timeout.as_secs_f64(),
+            imds.attempts,
+            if imds.attempts == 1 { "" } else { "s" }
+        )
     };
+    let session = Session {
+        imds,
+        agent: &agent,
+        log,
+    };
+    let ask = |method: &str, path: &str, token: Option<&str>| session.ask(method, path, token);
     let (status, token) = ask("PUT", "/latest/api/token", None)
         .map_err(|why| fail(format!("gave no session token: {why} {}", where_())))?;
     if status != 200 {

@@ -29,8 +29,6 @@ use crate::log::Log;
 use crate::profile::Profile;
 use crate::settings::Settings;
 
-pub use process::RUNNING;
-
 /// The first credentials of a chain: one arm per source, each the resolved settings of its
 /// own file. `Source` derefs to [`Provider`], so callers never match on it.
 #[derive(Debug, Clone, PartialEq, Eq)]

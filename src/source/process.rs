@@ -16,11 +16,9 @@ use time::OffsetDateTime;
 use crate::creds::Issued;
 use crate::error::{Error, Result};
 use crate::profile::Profile;
+use crate::settings::RUNNING;
 
 use super::{Fetch, Lookup, Provider, Source};
-
-/// The variable that carries the profiles whose `credential_process` is running.
-pub const RUNNING: &str = "MFAROLE_CREDENTIAL_PROCESS";
 
 /// `credential_process`: the command line as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,30 +123,40 @@ fn run(
     };
     let out = out.join().unwrap_or_default();
     let err = err.join().unwrap_or_default();
+    answer(status, &out, &err).map_err(fail)
+}
+
+/// The process's answer: its status, then its stdout as the Version 1 JSON. Its stdout is
+/// never shown; a failure shows the first line of its stderr.
+fn answer(
+    status: std::process::ExitStatus,
+    out: &[u8],
+    err: &[u8],
+) -> std::result::Result<Issued, String> {
     if !status.success() {
         let how = crate::child::how_it_ended(status);
-        let first = String::from_utf8_lossy(&err)
+        let first = String::from_utf8_lossy(err)
             .lines()
             .map(str::trim)
             .find(|l| !l.is_empty())
             .map(|l| crate::error::clean(l, 160))
             .unwrap_or_default();
-        return Err(fail(if first.is_empty() {
+        return Err(if first.is_empty() {
             format!("{how} (it printed nothing on stderr)")
         } else {
             format!("{how}: {first}")
-        }));
+        });
     }
-    let version = serde_json::from_slice::<serde_json::Value>(&out)
+    let version = serde_json::from_slice::<serde_json::Value>(out)
         .ok()
         .and_then(|v| v.get("Version").cloned());
     if version != Some(serde_json::Value::from(1)) {
-        return Err(fail(format!(
+        return Err(format!(
             "printed {} bytes that are not the Version 1 JSON credential_process gives",
             out.len()
-        )));
+        ));
     }
-    let credentials = super::parse_credentials(&out, OffsetDateTime::now_utc()).map_err(fail)?;
+    let credentials = super::parse_credentials(out, OffsetDateTime::now_utc())?;
     Ok(Issued {
         credentials,
         arn: None,

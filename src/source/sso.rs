@@ -366,29 +366,34 @@ fn role_credentials(
         })?;
     let status = response.status().as_u16();
     let body = super::read_body(&mut response).map_err(|e| crate::error::io_text(&e))?;
-    match status {
-        200 => {}
-        401 => {
-            return Err(format!(
-                "the portal refused the login's token (401{})",
-                portal_message(&body)
-            ));
-        }
-        403 => {
-            return Err(format!(
-                "the portal refused role {} in account {} (403{})",
-                crate::error::clean(&sso.role_name, 64),
-                crate::error::clean(&sso.account_id, 20),
-                portal_message(&body)
-            ));
-        }
-        s => {
-            return Err(format!(
-                "GetRoleCredentials at {base} answered {s}{}",
-                portal_message(&body)
-            ));
-        }
+    if status != 200 {
+        return Err(refusal(sso, &base, status, &body));
     }
+    parse_role_credentials(&body, &base)
+}
+
+/// Why the portal said no, cleaned.
+fn refusal(sso: &Sso, base: &str, status: u16, body: &[u8]) -> String {
+    match status {
+        401 => format!(
+            "the portal refused the login's token (401{})",
+            portal_message(body)
+        ),
+        403 => format!(
+            "the portal refused role {} in account {} (403{})",
+            crate::error::clean(&sso.role_name, 64),
+            crate::error::clean(&sso.account_id, 20),
+            portal_message(body)
+        ),
+        s => format!(
+            "GetRoleCredentials at {base} answered {s}{}",
+            portal_message(body)
+        ),
+    }
+}
+
+/// GetRoleCredentials' `roleCredentials`, checked.
+fn parse_role_credentials(body: &[u8], base: &str) -> std::result::Result<Issued, String> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Role {
@@ -402,7 +407,7 @@ fn role_credentials(
     struct Answer {
         role_credentials: Role,
     }
-    let answer: Answer = serde_json::from_slice(&body)
+    let answer: Answer = serde_json::from_slice(body)
         .map_err(|_| format!("GetRoleCredentials at {base} gave no roleCredentials"))?;
     let r = answer.role_credentials;
     let expiration =
@@ -498,8 +503,26 @@ fn refresh(
             portal_message(&answer)
         ));
     }
+    let fresh = renewed(token, &answer)?;
+    rewrite(
+        path,
+        &serde_json::Value::Object(fresh.json.clone()).to_string(),
+    )
+    .map_err(|e| {
+        format!(
+            "cannot rewrite {}: {}",
+            path.display(),
+            crate::error::io_text(&e)
+        )
+    })?;
+    Ok(fresh)
+}
+
+/// The token file's contents after CreateToken answered `answer`: every field the CLI wrote,
+/// with the new access token, its expiry, and the refresh token when it was rotated.
+fn renewed(token: &Token, answer: &[u8]) -> std::result::Result<Token, String> {
     let v: serde_json::Value =
-        serde_json::from_slice(&answer).map_err(|_| "CreateToken gave no JSON".to_string())?;
+        serde_json::from_slice(answer).map_err(|_| "CreateToken gave no JSON".to_string())?;
     let access = v
         .get("accessToken")
         .and_then(|t| t.as_str())
@@ -529,13 +552,6 @@ fn refresh(
     {
         json.insert("refreshToken".into(), rt.into());
     }
-    rewrite(path, &serde_json::Value::Object(json.clone()).to_string()).map_err(|e| {
-        format!(
-            "cannot rewrite {}: {}",
-            path.display(),
-            crate::error::io_text(&e)
-        )
-    })?;
     Ok(Token {
         access_token: access.to_string(),
         expires_at,

@@ -112,6 +112,7 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// One attempt: sign and send, read the answer whole, judge it.
     fn attempt(&self, req: &Request, body: &str) -> std::result::Result<Issued, Failure> {
         let transport = |message: String| Error::Transport {
             action: req.action,
@@ -119,6 +120,31 @@ impl<'a> Client<'a> {
             endpoint: self.endpoint.url.clone(),
             message,
         };
+        let mut response = self.send(req, body, &transport)?;
+        let status = response.status().as_u16();
+        let date = response
+            .headers()
+            .get("date")
+            .and_then(|d| d.to_str().ok())
+            .map(str::to_string);
+        let text = read_answer(&mut response, &transport)?;
+        if status == 200 {
+            return xml::parse_success(&text).map_err(|why| {
+                self.log
+                    .verbose(format_args!("unreadable answer: {}", clean(&why, 200)));
+                Failure::Retryable(bad_response(req, status, &text))
+            });
+        }
+        Err(judge_error(req, status, &text, date.as_deref()))
+    }
+
+    /// Signs (unless the request is unsigned) and sends the form body.
+    fn send(
+        &self,
+        req: &Request,
+        body: &str,
+        transport: &dyn Fn(String) -> Error,
+    ) -> std::result::Result<ureq::http::Response<ureq::Body>, Failure> {
         let host = self
             .endpoint
             .url
@@ -147,87 +173,79 @@ impl<'a> Client<'a> {
         for (name, value) in &signed {
             request = request.header(name, value);
         }
-        let mut response = match request.send(body) {
-            Ok(r) => r,
-            Err(e) => return Err(classify_transport(e, &transport)),
-        };
-        let status = response.status().as_u16();
-        let date = response
-            .headers()
-            .get("date")
-            .and_then(|d| d.to_str().ok())
-            .map(str::to_string);
-        let mut bytes = Vec::new();
-        let read = response
-            .body_mut()
-            .as_reader()
-            .take(1 << 20)
-            .read_to_end(&mut bytes);
-        if let Err(e) = read {
-            let timed_out = e.kind() == std::io::ErrorKind::TimedOut
-                || e.to_string().to_ascii_lowercase().contains("timeout");
-            if timed_out {
-                return Err(Failure::Final(transport(
-                    "no complete answer within the timeout (MFAROLE_TIMEOUT)".into(),
-                )));
-            }
-            let msg = format!(
-                "the answer broke off: {}",
-                clean(&crate::error::io_text(&e), 100)
-            );
-            return Err(Failure::Retryable(transport(msg)));
+        request
+            .send(body)
+            .map_err(|e| classify_transport(e, transport))
+    }
+}
+
+/// The answer's text, at most 1 MiB; a timeout is final, a broken-off answer retryable.
+fn read_answer(
+    response: &mut ureq::http::Response<ureq::Body>,
+    transport: &dyn Fn(String) -> Error,
+) -> std::result::Result<String, Failure> {
+    let mut bytes = Vec::new();
+    let read = response
+        .body_mut()
+        .as_reader()
+        .take(1 << 20)
+        .read_to_end(&mut bytes);
+    match read {
+        Ok(_) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::TimedOut
+                || e.to_string().to_ascii_lowercase().contains("timeout") =>
+        {
+            Err(Failure::Final(transport(
+                "no complete answer within the timeout (MFAROLE_TIMEOUT)".into(),
+            )))
         }
-        let text = String::from_utf8_lossy(&bytes);
-        if status == 200 {
-            return crate::sts::xml::parse_success(&text).map_err(|why| {
-                self.log
-                    .verbose(format_args!("unreadable answer: {}", clean(&why, 200)));
-                let e = Error::BadResponse {
-                    action: req.action,
-                    profile: req.profile.to_string(),
-                    status,
-                    excerpt: clean(&text, 80),
-                };
-                Failure::Retryable(e)
-            });
-        }
-        let Some(sts) = xml::parse_error(&text) else {
-            let e = Error::BadResponse {
-                action: req.action,
-                profile: req.profile.to_string(),
-                status,
-                excerpt: clean(&text, 80),
-            };
-            return Err(if status == 429 || status >= 500 {
-                Failure::Retryable(e)
-            } else {
-                Failure::Final(e)
-            });
-        };
-        let throttled = matches!(
-            sts.code.as_str(),
-            "Throttling"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "TooManyRequestsException"
-        ) || status == 429;
-        let hint = skew_hint(date.as_deref()).or_else(|| hint_for(&sts.code, &sts.message));
-        let e = Error::Sts(Box::new(StsFailure {
-            action: req.action,
-            profile: req.profile.to_string(),
-            code: clean(&sts.code, 60),
-            message: clean(&sts.message, 300),
-            request_id: sts.request_id.map(|r| clean(&r, 80)),
-            hint,
-        }));
-        Err(if throttled {
-            // A throttled request was refused before it was acted on: the code is unused.
-            Failure::NotSent(e)
-        } else if status >= 500 {
+        Err(e) => Err(Failure::Retryable(transport(format!(
+            "the answer broke off: {}",
+            clean(&crate::error::io_text(&e), 100)
+        )))),
+    }
+}
+
+fn bad_response(req: &Request, status: u16, text: &str) -> Error {
+    Error::BadResponse {
+        action: req.action,
+        profile: req.profile.to_string(),
+        status,
+        excerpt: clean(text, 80),
+    }
+}
+
+/// A non-200 answer: STS's error document (either shape), or anything else. Throttling was
+/// refused before it was acted on (the code is unused); 5xx may be retried.
+fn judge_error(req: &Request, status: u16, text: &str, date: Option<&str>) -> Failure {
+    let Some(sts) = xml::parse_error(text) else {
+        let e = bad_response(req, status, text);
+        return if status == 429 || status >= 500 {
             Failure::Retryable(e)
         } else {
             Failure::Final(e)
-        })
+        };
+    };
+    let throttled = matches!(
+        sts.code.as_str(),
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException"
+    ) || status == 429;
+    let hint = skew_hint(date).or_else(|| hint_for(&sts.code, &sts.message));
+    let e = Error::Sts(Box::new(StsFailure {
+        action: req.action,
+        profile: req.profile.to_string(),
+        code: clean(&sts.code, 60),
+        message: clean(&sts.message, 300),
+        request_id: sts.request_id.map(|r| clean(&r, 80)),
+        hint,
+    }));
+    if throttled {
+        Failure::NotSent(e)
+    } else if status >= 500 {
+        Failure::Retryable(e)
+    } else {
+        Failure::Final(e)
     }
 }
 
