@@ -21,29 +21,25 @@ use crate::settings::Settings;
 /// Runs a parsed command. Returns only when there is no child to exec into (or on error), with
 /// the exit status: 0, or the child's under `exec --server`.
 pub fn run(cmd: Command, env: &Environ) -> Result<u8> {
-    let cmd = match cmd {
-        Command::Help(sub) => return print_out(&crate::cli::help(sub)).map(|()| 0),
-        Command::Version => {
-            return print_out(concat!("mfarole ", env!("CARGO_PKG_VERSION"), "\n")).map(|()| 0);
-        }
-        Command::Completions(shell) => {
-            return print_out(&crate::output::completions(shell)).map(|()| 0);
-        }
-        other => other,
-    };
-    let settings = Settings::from_env(env)?;
+    let settings = || Settings::from_env(env);
     match cmd {
+        Command::Help(sub) => print_out(&crate::cli::help(sub)).map(|()| 0),
+        Command::Version => {
+            print_out(concat!("mfarole ", env!("CARGO_PKG_VERSION"), "\n")).map(|()| 0)
+        }
+        Command::Completions(shell) => print_out(&crate::output::completions(shell)).map(|()| 0),
         Command::Exec {
             opts,
             profile,
             program,
             args,
-        } => exec(&settings, env, &opts, &profile, program, args),
+        } => exec(&settings()?, env, &opts, &profile, program, args),
         Command::Env {
             opts,
             profile,
             format,
         } => {
+            let settings = settings()?;
             let log = Log::new(opts.verbose);
             let got = get_credentials(ctx(&opts, &settings, &log), &profile)?;
             print_out(&crate::output::render(
@@ -53,9 +49,8 @@ pub fn run(cmd: Command, env: &Environ) -> Result<u8> {
             ))
             .map(|()| 0)
         }
-        Command::List { verbose, names } => list(&settings, verbose, names).map(|()| 0),
-        Command::Clear { profile, verbose } => clear(&settings, profile, verbose).map(|()| 0),
-        Command::Help(_) | Command::Version | Command::Completions(_) => Ok(0),
+        Command::List { verbose, names } => list(&settings()?, verbose, names).map(|()| 0),
+        Command::Clear { profile, verbose } => clear(&settings()?, profile, verbose).map(|()| 0),
     }
 }
 

@@ -21,7 +21,7 @@ trap 'exec 9>&-; rm -rf "$work"' EXIT
 
 # moto: serves until its stdin (fd 9 here) closes.
 mkfifo "$work/in"
-MOTO_RECORDER_FILEPATH=$work/rec python3 tests/support/moto_sts.py <"$work/in" >"$work/moto" 2>/dev/null &
+MOTO_RECORDER_FILEPATH=$work/rec python3 tests/e2e/support/moto_sts.py <"$work/in" >"$work/moto" 2>/dev/null &
 exec 9>"$work/in"
 for _ in $(seq 100); do grep -q '^ready$' "$work/moto" 2>/dev/null && break; sleep 0.1; done
 val() { awk -v k="$1" '$1 == k { print $2 }' "$work/moto"; }

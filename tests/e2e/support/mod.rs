@@ -1,8 +1,6 @@
 //! Test support: moto as STS (auth enforced), a sandbox home per test, and a runner for the
 //! built binary with a scrubbed environment whose failures print everything.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -53,7 +51,7 @@ impl Drop for TempDir {
     }
 }
 
-/// moto's server with the setup of `tests/support/moto_sts.py`.
+/// moto's server with the setup of `tests/e2e/support/moto_sts.py`.
 pub struct Moto {
     child: Mutex<Child>,
     stdin: Mutex<ChildStdin>,
@@ -70,7 +68,7 @@ impl Moto {
     /// With `[cert, key]`: serves HTTPS.
     pub fn start_with(tls: &[&Path]) -> Moto {
         let dir = TempDir::new("moto");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_sts.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/support/moto_sts.py");
         let mut child = Command::new("python3")
             .arg(script)
             .args(tls)
@@ -253,8 +251,8 @@ aws_secret_access_key = {ss}WRONG
             sk = m("users.smith.key"),
             ss = m("users.smith.secret"),
         );
-        std::fs::write(&sb.config, config).unwrap();
-        std::fs::write(&sb.credentials, credentials).unwrap();
+        sb.write_config(config);
+        sb.write_credentials(credentials);
         sb
     }
 
@@ -278,6 +276,27 @@ aws_secret_access_key = {ss}WRONG
     pub fn env(mut self, k: &str, v: &str) -> Sandbox {
         self.extra_env.push((k.to_string(), v.to_string()));
         self
+    }
+
+    /// Replaces the config file with `text`. The one way tests write it, with
+    /// [`Sandbox::append_config`].
+    pub fn write_config(&self, text: impl AsRef<[u8]>) {
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    /// Adds `text` at the end of the config file.
+    pub fn append_config(&self, text: &str) {
+        append(&self.config, text);
+    }
+
+    /// Replaces the credentials file with `text`.
+    pub fn write_credentials(&self, text: impl AsRef<[u8]>) {
+        std::fs::write(&self.credentials, text).unwrap();
+    }
+
+    /// Adds `text` at the end of the credentials file.
+    pub fn append_credentials(&self, text: &str) {
+        append(&self.credentials, text);
     }
 
     /// The environment a test's mfarole sees: nothing of the test process but PATH (and
@@ -324,8 +343,8 @@ aws_secret_access_key = {ss}WRONG
         Out::of(args, self.command(args).output().unwrap())
     }
 
-    /// A shell line that runs mfarole with this sandbox's environment (for tmux and make).
-    pub fn shell_env(&self) -> String {
+    /// [`Sandbox::base_env`] as `K=V` words for `env -i` in a shell line (for [`Tmux`]).
+    fn shell_env(&self) -> String {
         self.base_env()
             .iter()
             .map(|(k, v)| format!("{k}={}", sh_quote(v)))
@@ -334,7 +353,16 @@ aws_secret_access_key = {ss}WRONG
     }
 }
 
-pub fn pyenv_root() -> Option<String> {
+fn append(path: &Path, text: &str) {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .unwrap();
+}
+
+fn pyenv_root() -> Option<String> {
     std::env::var("PYENV_ROOT").ok().or_else(|| {
         let home = std::env::var("HOME").ok()?;
         let root = format!("{home}/.pyenv");
@@ -430,15 +458,32 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-/// A tmux server of its own, for tests that need a real terminal.
+/// A real terminal for the tests that need one: a tmux server of its own whose one 200x50
+/// pane runs one command with exactly a sandbox's environment (`env -i`, as [`Sandbox::run`]
+/// gives it). When the command ends, its exit status ([`Tmux::status`]) and the terminal's
+/// modes after it ([`Tmux::stty`]) are kept, and the pane stays open so that what the command
+/// left on the screen can still be read.
 pub struct Tmux {
     socket: String,
-    pub session: String,
+    dir: TempDir,
 }
 
 impl Tmux {
-    /// Starts `command` (a shell line) in a new 200x50 pane.
-    pub fn start(tag: &str, command: &str) -> Tmux {
+    /// The pane's only session.
+    const SESSION: &str = "t";
+
+    /// Starts `command` (one simple command of a shell line, with its redirections) on a new
+    /// terminal, in the test's working directory.
+    pub fn start(sb: &Sandbox, tag: &str, command: &str) -> Tmux {
+        Tmux::launch(sb, tag, None, command)
+    }
+
+    /// Starts `command` as [`Tmux::start`] does, in `cwd`.
+    pub fn start_in(sb: &Sandbox, tag: &str, cwd: &Path, command: &str) -> Tmux {
+        Tmux::launch(sb, tag, Some(cwd), command)
+    }
+
+    fn launch(sb: &Sandbox, tag: &str, cwd: Option<&Path>, command: &str) -> Tmux {
         static N: AtomicUsize = AtomicUsize::new(0);
         let socket = format!(
             "mfarole-{}-{}-{tag}",
@@ -447,24 +492,30 @@ impl Tmux {
         );
         let t = Tmux {
             socket,
-            session: "t".into(),
+            dir: TempDir::new("tmux"),
         };
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                &t.socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                "200",
-                "-y",
-                "50",
-                "-s",
-                &t.session,
-            ])
-            .arg(command)
+        let line = format!(
+            "env -i {env} {command}; s=$?; stty -a > {stty}; echo $s > {status}; sleep 120",
+            env = sb.shell_env(),
+            stty = sh_quote(t.file("stty").to_str().unwrap()),
+            status = sh_quote(t.file("status").to_str().unwrap()),
+        );
+        let mut tmux = t.tmux();
+        tmux.args([
+            "new-session",
+            "-d",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "-s",
+            Tmux::SESSION,
+        ]);
+        if let Some(cwd) = cwd {
+            tmux.arg("-c").arg(cwd);
+        }
+        let status = tmux
+            .arg(line)
             .env_remove("TMUX")
             .status()
             .expect("tmux is needed for terminal tests (.ci/run installs it)");
@@ -472,18 +523,28 @@ impl Tmux {
         t
     }
 
+    /// A tmux client of this server (with no configuration file).
+    fn tmux(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.args(["-L", &self.socket, "-f", "/dev/null"]);
+        cmd
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
     pub fn screen(&self) -> String {
-        let out = Command::new("tmux")
+        let out = self
+            .tmux()
             .args([
-                "-L",
-                &self.socket,
                 "capture-pane",
                 "-p",
                 "-J",
                 "-S",
                 "-200",
                 "-t",
-                &self.session,
+                Tmux::SESSION,
             ])
             .output()
             .unwrap();
@@ -512,19 +573,34 @@ impl Tmux {
     }
 
     pub fn keys(&self, keys: &[&str]) {
-        let status = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-t", &self.session])
+        let status = self
+            .tmux()
+            .args(["send-keys", "-t", Tmux::SESSION])
             .args(keys)
             .status()
             .unwrap();
         assert!(status.success());
     }
+
+    /// The command's exit status, once it has ended (at most `timeout` from now).
+    pub fn status(&self, timeout: Duration) -> i32 {
+        let text = wait_file(&self.file("status"), timeout);
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("exit status {text:?}"))
+    }
+
+    /// `stty -a` on the terminal after the command ended (call [`Tmux::status`] first).
+    pub fn stty(&self) -> String {
+        std::fs::read_to_string(self.file("stty")).unwrap_or_default()
+    }
 }
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
+        let _ = self
+            .tmux()
+            .arg("kill-server")
             .stderr(Stdio::null())
             .status();
     }
@@ -705,7 +781,6 @@ impl Req {
 /// checked against the AWS CLI or boto3 in the tests. Every request is recorded.
 pub struct Stub {
     pub url: String,
-    pub port: u16,
     pub requests: std::sync::Arc<Mutex<Vec<Req>>>,
 }
 
@@ -803,7 +878,6 @@ impl Stub {
         });
         Stub {
             url: format!("http://127.0.0.1:{port}"),
-            port,
             requests,
         }
     }

@@ -1,37 +1,26 @@
 //! MFA codes from the terminal (on a real pty, through tmux), from `mfa_process`, and from
 //! `--mfa-token`; what happens when STS rejects them, and that they never leak.
 
-mod support;
-
+use crate::support::{self, FakeSts, Moto, Reply, Sandbox, Tmux, gst_ok, mfa_rejected, sh_quote};
 use std::time::Duration;
-use support::{FakeSts, Moto, Reply, Sandbox, Tmux, gst_ok, mfa_rejected, sh_quote, wait_file};
 
-/// A shell line for tmux: mfarole with all three std streams redirected, then the status and
-/// the terminal's modes written to files.
-fn pty_line(sb: &Sandbox, args: &str) -> (String, std::path::PathBuf) {
+/// mfarole on a terminal with all three std streams redirected (to the files `out` and `err`
+/// of the sandbox): the terminal it prompts on is its controlling one, not a std stream.
+fn on_pty(sb: &Sandbox, tag: &str, args: &str) -> Tmux {
     let d = sb.dir.path();
-    let done = d.join("done");
-    let line = format!(
-        "env -i {env} {bin} {args} < /dev/null > {out} 2> {err}; echo \"rc=$?\" > {rc}; stty -a > {stty}; echo ok > {done}; sleep 120",
-        env = sb.shell_env(),
+    let command = format!(
+        "{bin} {args} < /dev/null > {out} 2> {err}",
         bin = support::BIN,
         out = sh_quote(d.join("out").to_str().unwrap()),
         err = sh_quote(d.join("err").to_str().unwrap()),
-        rc = sh_quote(d.join("rc").to_str().unwrap()),
-        stty = sh_quote(d.join("stty").to_str().unwrap()),
-        done = sh_quote(done.to_str().unwrap()),
     );
-    (line, done)
+    Tmux::start(sb, tag, &command)
 }
 
-/// The status the pty shell recorded, shown with mfarole's stderr when it is not `want`.
-fn assert_status(sb: &Sandbox, want: i32) {
-    assert_eq!(
-        read(sb, "rc").trim(),
-        format!("rc={want}"),
-        "stderr: {}",
-        read(sb, "err")
-    );
+/// mfarole's status on the terminal, once it has ended within `timeout`, shown with its
+/// stderr when it is not `want`.
+fn assert_status(sb: &Sandbox, tmux: &Tmux, timeout: Duration, want: i32) {
+    assert_eq!(tmux.status(timeout), want, "stderr: {}", read(sb, "err"));
 }
 
 fn read(sb: &Sandbox, name: &str) -> String {
@@ -41,18 +30,17 @@ fn read(sb: &Sandbox, name: &str) -> String {
 #[test]
 fn typed_code_reaches_sts_with_all_streams_redirected() {
     let sb = Sandbox::new(Moto::shared());
-    let (line, done) = pty_line(
+    let tmux = on_pty(
         &sb,
+        "typed",
         "exec session-only -- aws sts get-caller-identity --query Arn --output text",
     );
-    let tmux = Tmux::start("typed", &line);
     tmux.wait_screen(
         "Enter MFA code for arn:aws:iam::123456789012:mfa/jones: ",
         Duration::from_secs(20),
     );
     tmux.enter("975310");
-    wait_file(&done, Duration::from_secs(30));
-    assert_status(&sb, 0);
+    assert_status(&sb, &tmux, Duration::from_secs(30), 0);
     // The child's stdout is still the redirected file, not the terminal.
     assert!(
         read(&sb, "out").contains("assumed-role/session-only/"),
@@ -75,8 +63,11 @@ fn a_rejected_code_is_asked_for_again_with_the_reason() {
         }
     });
     let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
-    let (line, done) = pty_line(&sb, "exec jones -- sh -c 'echo $AWS_ACCESS_KEY_ID'");
-    let tmux = Tmux::start("retry", &line);
+    let tmux = on_pty(
+        &sb,
+        "retry",
+        "exec jones -- sh -c 'echo $AWS_ACCESS_KEY_ID'",
+    );
     tmux.wait_screen("Enter MFA code", Duration::from_secs(20));
     tmux.enter("12ab");
     tmux.wait_screen(
@@ -91,8 +82,7 @@ fn a_rejected_code_is_asked_for_again_with_the_reason() {
     );
     assert!(screen.contains("(3/3)"), "{screen}");
     tmux.enter("222222");
-    wait_file(&done, Duration::from_secs(30));
-    assert_status(&sb, 0);
+    assert_status(&sb, &tmux, Duration::from_secs(30), 0);
     assert_eq!(read(&sb, "out").trim(), "ASIAFAKE");
     assert_eq!(fake.count(), 2, "the malformed code never went to STS");
     assert_eq!(tmux.screen().matches("Enter MFA code").count(), 3);
@@ -102,8 +92,7 @@ fn a_rejected_code_is_asked_for_again_with_the_reason() {
 fn three_rejected_codes_end_the_run() {
     let fake = FakeSts::start(|_, _| mfa_rejected());
     let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
-    let (line, done) = pty_line(&sb, "exec jones -- true");
-    let tmux = Tmux::start("three", &line);
+    let tmux = on_pty(&sb, "three", "exec jones -- true");
     for n in 1..=3 {
         let screen = tmux.wait_screen("Enter MFA code", Duration::from_secs(10));
         assert!(screen.matches("Enter MFA code").count() >= n);
@@ -114,8 +103,7 @@ fn three_rejected_codes_end_the_run() {
             });
         }
     }
-    wait_file(&done, Duration::from_secs(20));
-    assert_eq!(read(&sb, "rc").trim(), "rc=125");
+    assert_eq!(tmux.status(Duration::from_secs(20)), 125);
     let err = read(&sb, "err");
     assert!(
         err.contains("GetSessionToken for profile 'jones' failed: AccessDenied"),
@@ -128,14 +116,12 @@ fn three_rejected_codes_end_the_run() {
 #[test]
 fn ctrl_c_at_the_prompt_exits_130_with_echo_back_on() {
     let sb = Sandbox::new(Moto::shared());
-    let (line, done) = pty_line(&sb, "exec jones -- true");
-    let tmux = Tmux::start("ctrlc", &line);
+    let tmux = on_pty(&sb, "ctrlc", "exec jones -- true");
     tmux.wait_screen("Enter MFA code", Duration::from_secs(20));
     tmux.type_text("12");
     tmux.keys(&["C-c"]);
-    wait_file(&done, Duration::from_secs(10));
-    assert_eq!(read(&sb, "rc").trim(), "rc=130");
-    let stty = read(&sb, "stty");
+    assert_eq!(tmux.status(Duration::from_secs(10)), 130);
+    let stty = tmux.stty();
     assert!(
         stty.split_whitespace().any(|w| w == "echo"),
         "echo is off:\n{stty}"
@@ -150,13 +136,10 @@ fn the_ctrl_c_marker_is_private_and_never_written_through_a_symlink() {
     use std::os::unix::fs::MetadataExt;
     let sb = Sandbox::new(Moto::shared());
     let ctrl_c = |tag: &str| {
-        let _ = std::fs::remove_file(sb.dir.path().join("done"));
-        let (line, done) = pty_line(&sb, "exec jones -- true");
-        let tmux = Tmux::start(tag, &line);
+        let tmux = on_pty(&sb, tag, "exec jones -- true");
         tmux.wait_screen("Enter MFA code", Duration::from_secs(20));
         tmux.keys(&["C-c"]);
-        wait_file(&done, Duration::from_secs(10));
-        assert_status(&sb, 130);
+        assert_status(&sb, &tmux, Duration::from_secs(10), 130);
     };
     ctrl_c("mark1");
     let marker = support::names_in(&sb.cache)
@@ -192,7 +175,7 @@ fn with_process(moto: &Moto, process: &str) -> Sandbox {
         "[profile jones]\n",
         &format!("[profile jones]\nmfa_process = {process}\n"),
     );
-    std::fs::write(&sb.config, config).unwrap();
+    sb.write_config(config);
     sb
 }
 
@@ -269,10 +252,8 @@ fn slow_mfa_process_is_waited_for_and_bounded() {
 fn mfa_process_talks_to_the_terminal() {
     // Its stderr goes to the terminal (a "touch your key" message), its stdout is the code.
     let sb = with_process(Moto::shared(), "echo 'touch your key' >&2; echo 246802");
-    let (line, done) = pty_line(&sb, "exec jones -- true");
-    let tmux = Tmux::start("proc", &line);
-    wait_file(&done, Duration::from_secs(20));
-    assert_eq!(read(&sb, "rc").trim(), "rc=0", "{}", read(&sb, "err"));
+    let tmux = on_pty(&sb, "proc", "exec jones -- true");
+    assert_status(&sb, &tmux, Duration::from_secs(20), 0);
     tmux.wait_screen("touch your key", Duration::from_secs(5));
     assert!(!read(&sb, "err").contains("touch your key"));
 }

@@ -1,10 +1,8 @@
 //! `mfarole exec` end to end: the built binary, a scrubbed environment, and moto as STS with
 //! IAM auth enforced, so every signature is verified. The child is often the real AWS CLI.
 
-mod support;
-
+use crate::support::{self, Moto, Sandbox};
 use std::path::Path;
-use support::{Moto, Sandbox};
 
 fn sandbox() -> Sandbox {
     Sandbox::new(Moto::shared())
@@ -264,24 +262,22 @@ fn config_errors_name_what_is_wrong() {
         .stderr_has("profile 'nope' is not in the config; profiles: admin, admin-long, badsecret,");
 
     let sb = Sandbox::empty(Moto::shared().url());
-    std::fs::write(&sb.config, "[profile a]\nregion = x\nthis line is broken\n").unwrap();
+    sb.write_config("[profile a]\nregion = x\nthis line is broken\n");
     let out = sb.run(&["exec", "a", "--", "true"]);
     out.code(125).one_error_line().stderr_has(&format!(
         "{}:3: expected '[section]' or 'key = value'",
         sb.config.display()
     ));
 
-    std::fs::write(
-        &sb.config,
+    sb.write_config(
         "[profile a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = b\n[profile b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = a\n",
-    )
-    .unwrap();
+    );
     sb.run(&["exec", "a", "--", "true"])
         .code(125)
         .one_error_line()
         .stderr_has("source_profile loop: a -> b -> a");
 
-    std::fs::write(&sb.config, [0xffu8, 0xfe, b'\n']).unwrap();
+    sb.write_config([0xffu8, 0xfe, b'\n']);
     sb.run(&["exec", "a", "--", "true"])
         .code(125)
         .one_error_line()
@@ -292,14 +288,10 @@ fn config_errors_name_what_is_wrong() {
 fn credential_source_environment() {
     let moto = Moto::shared();
     let sb = Sandbox::new(moto);
-    std::fs::write(
-        &sb.config,
-        format!(
-            "[profile envrole]\nrole_arn = {}\ncredential_source = Environment\nregion = us-east-1\n",
-            moto.get("roles.plain")
-        ),
-    )
-    .unwrap();
+    sb.write_config(format!(
+        "[profile envrole]\nrole_arn = {}\ncredential_source = Environment\nregion = us-east-1\n",
+        moto.get("roles.plain")
+    ));
     let sb = sb
         .env("AWS_ACCESS_KEY_ID", moto.get("users.smith.key"))
         .env("AWS_SECRET_ACCESS_KEY", moto.get("users.smith.secret"));

@@ -2,11 +2,9 @@
 //! `/etc/ssl`, no `/etc/passwd`, no shell, no home), entered with `chroot`, talking to moto on
 //! loopback. Needs root (for chroot and a read-only bind mount); CI runs as root.
 
-mod support;
-
+use crate::support::{self, Moto, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{Moto, TempDir};
 
 fn is_root() -> bool {
     Command::new("id")

@@ -2,18 +2,10 @@
 //! is served renewed credentials from the local endpoint, with one MFA code; the endpoint's
 //! security (token, path, Host, loopback only); signals and exit statuses; job control.
 
-mod support;
-
+use crate::support::{self, Moto, Sandbox, Tmux, sh_quote, wait_file, wait_for};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use support::{Moto, Sandbox, Tmux, sh_quote, wait_file, wait_for};
-
-fn add_credentials(sb: &Sandbox, text: &str) {
-    let mut c = std::fs::read_to_string(&sb.credentials).unwrap();
-    c.push_str(text);
-    std::fs::write(&sb.credentials, c).unwrap();
-}
 
 const BOTO_LOOP: &str = r#"
 import time, boto3
@@ -37,14 +29,11 @@ fn a_long_child_gets_renewed_credentials_with_one_mfa_code() {
         .env("MFAROLE_SERVER_MARGIN", "14m52s")
         .env("AWS_PROFILE", "jones");
     // Static keys under [default] must not be what the child uses.
-    add_credentials(
-        &sb,
-        &format!(
-            "\n[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            moto.get("users.smith.key"),
-            moto.get("users.smith.secret")
-        ),
-    );
+    sb.append_credentials(&format!(
+        "\n[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        moto.get("users.smith.key"),
+        moto.get("users.smith.secret")
+    ));
     let script = sb.dir.path().join("loop.py");
     std::fs::write(&script, BOTO_LOOP).unwrap();
     let started = Instant::now();
@@ -230,10 +219,7 @@ fn ctrl_z_and_fg_keep_working() {
     let bin_dir = std::path::Path::new(support::BIN).parent().unwrap();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
     let sb = sb.env("PATH", &path);
-    let tmux = Tmux::start(
-        "jobs",
-        &format!("env -i {} bash --norc --noprofile", sb.shell_env()),
-    );
+    let tmux = Tmux::start(&sb, "jobs", "bash --norc --noprofile");
     std::thread::sleep(Duration::from_millis(300));
     tmux.enter("mfarole exec --server plain -- sh -c 'echo started; sleep 3; echo fin-$((6*7))'");
     tmux.wait_screen("started", Duration::from_secs(20));

@@ -1,8 +1,7 @@
 //! The README and the man page say what `--help` says: a flag, command or variable that one
 //! of them lacks fails here.
 
-mod support;
-
+use crate::support;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -140,4 +139,38 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// The man page's ENVIRONMENT is one table, and every variable the settings stage reads is a
+/// row of it (the settings stage is where every variable is read).
+#[test]
+fn the_environment_table_lists_every_setting() {
+    let man = man();
+    let section = &man[man.find(".SH ENVIRONMENT").unwrap()..];
+    let section = &section[..section.find("\n.SH ").unwrap()];
+    assert_eq!(section.matches(".TS").count(), 1, "one table");
+    let table = &section[section.find(".TS").unwrap()..section.find(".TE").unwrap()];
+    let rows: BTreeSet<String> = table
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .flat_map(|names| names.split(", ").map(str::to_string))
+        .collect();
+    let settings = read("src/settings.rs");
+    let mut read_by_settings = BTreeSet::new();
+    for part in settings.split('"').skip(1).step_by(2) {
+        let is_var = (part.starts_with("MFAROLE_") || part.starts_with("AWS_"))
+            && part
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit());
+        if is_var {
+            read_by_settings.insert(part.to_string());
+        }
+    }
+    assert!(read_by_settings.len() > 30, "{read_by_settings:?}");
+    for v in &read_by_settings {
+        assert!(rows.contains(v), "the ENVIRONMENT table lacks {v}");
+    }
+    for v in ["HOME", "SHELL", "LOGNAME", "USER", "XDG_CACHE_HOME"] {
+        assert!(rows.contains(v), "the ENVIRONMENT table lacks {v}");
+    }
 }

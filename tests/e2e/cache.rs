@@ -1,12 +1,10 @@
 //! The session cache and the cross-process lock, end to end. Tests that count STS requests
 //! start a moto of their own and read its request recording.
 
-mod support;
-
+use crate::support::{self, Moto, Sandbox, Tmux, wait_file};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
-use support::{Moto, Sandbox, Tmux, wait_file};
 
 /// Runs with no terminal at all, so that a prompt would fail instead of waiting.
 fn run_detached(sb: &Sandbox, args: &[&str]) -> support::Out {
@@ -40,13 +38,9 @@ fn with_cached_session(moto: &Moto) -> (Sandbox, std::path::PathBuf) {
 }
 
 /// Writes a Makefile whose targets run `recipes`, starts `make -jN` in a terminal, and waits
-/// for the MFA prompt. Returns the terminal, the make directory and the file make's status
-/// goes to.
-fn make_at_prompt(
-    sb: &Sandbox,
-    tag: &str,
-    recipes: &[String],
-) -> (Tmux, std::path::PathBuf, std::path::PathBuf) {
+/// for the MFA prompt. Returns the terminal (make's status is its status) and the make
+/// directory.
+fn make_at_prompt(sb: &Sandbox, tag: &str, recipes: &[String]) -> (Tmux, std::path::PathBuf) {
     let dir = sb.dir.path().join("mk");
     std::fs::create_dir_all(dir.join("out")).unwrap();
     let targets: Vec<String> = (1..=recipes.len()).map(|i| format!("t{i}")).collect();
@@ -55,22 +49,15 @@ fn make_at_prompt(
         makefile.push_str(&format!("{t}:\n\t{recipe}\n"));
     }
     std::fs::write(dir.join("Makefile"), makefile).unwrap();
-    let done = dir.join("done");
-    let line = format!(
-        "cd {} && env -i {} make -j{} > make.log 2>&1; echo $? > {}; sleep 120",
-        support::sh_quote(dir.to_str().unwrap()),
-        sb.shell_env(),
-        recipes.len(),
-        support::sh_quote(done.to_str().unwrap())
-    );
-    let tmux = Tmux::start(tag, &line);
+    let make = format!("make -j{} > make.log 2>&1", recipes.len());
+    let tmux = Tmux::start_in(sb, tag, &dir, &make);
     tmux.wait_screen(
         "Enter MFA code for arn:aws:iam::123456789012:mfa/jones: ",
         Duration::from_secs(30),
     );
     // Give every job time to reach the lock before answering.
     std::thread::sleep(Duration::from_millis(1500));
-    (tmux, dir, done)
+    (tmux, dir)
 }
 
 #[test]
@@ -157,12 +144,12 @@ fn make_j8_prompts_once() {
             )
         })
         .collect();
-    let (tmux, dir, done) = make_at_prompt(&sb, "make", &recipes);
+    let (tmux, dir) = make_at_prompt(&sb, "make", &recipes);
     // Not 123456: the account id 123456789012 is on the screen.
     tmux.enter("975310");
-    let status = wait_file(&done, Duration::from_secs(90));
+    let status = tmux.status(Duration::from_secs(90));
     let log = std::fs::read_to_string(dir.join("make.log")).unwrap();
-    assert_eq!(status.trim(), "0", "make failed:\n{log}");
+    assert_eq!(status, 0, "make failed:\n{log}");
     let screen = tmux.screen();
     assert_eq!(
         screen.matches("Enter MFA code").count(),
@@ -322,7 +309,7 @@ fn refresh_clear_and_changed_inputs() {
             moto.get("users.jones.secret"),
             moto.get("users.smith.secret"),
         );
-    std::fs::write(&sb.credentials, rotated).unwrap();
+    sb.write_credentials(rotated);
     let out = run_detached(&sb, &["exec", "jones", "--", "true"]);
     out.code(125).stderr_has("no terminal");
 
@@ -372,12 +359,9 @@ fn a_waiter_gives_up_and_a_dead_holder_blocks_nobody() {
     let sb = Sandbox::new(moto).env("MFAROLE_LOCK_TIMEOUT", "1s");
     // A holder waits at the prompt with the lock of jones's MFA session.
     let holder = Tmux::start(
+        &sb,
         "holder",
-        &format!(
-            "env -i {} {} exec jones -- true",
-            sb.shell_env(),
-            support::BIN
-        ),
+        &format!("{} exec jones -- true", support::BIN),
     );
     holder.wait_screen("Enter MFA code", Duration::from_secs(20));
     let started = std::time::Instant::now();
@@ -400,9 +384,9 @@ fn ctrl_c_at_the_prompt_stops_the_runs_waiting_behind_it() {
     let recipes: Vec<String> = (1..=4)
         .map(|i| format!("$(M) exec session-only -- true; echo $$? > rc{i}"))
         .collect();
-    let (tmux, dir, done) = make_at_prompt(&sb, "makeint", &recipes);
+    let (tmux, dir) = make_at_prompt(&sb, "makeint", &recipes);
     tmux.keys(&["C-c"]);
-    wait_file(&done, Duration::from_secs(20));
+    tmux.status(Duration::from_secs(20));
     for i in 1..=4 {
         let rc = wait_file(&dir.join(format!("rc{i}")), Duration::from_secs(5));
         assert_eq!(rc.trim(), "130", "target {i}");

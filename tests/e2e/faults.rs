@@ -3,10 +3,8 @@
 //! checks the exit status, the one-line message, the number of attempts and the time taken.
 //! And TLS against moto served over HTTPS with a CA made here.
 
-mod support;
-
+use crate::support::{self, FakeSts, Moto, Reply, Sandbox, gst_ok, http_date_in, sts_error};
 use std::time::Instant;
-use support::{FakeSts, Moto, Reply, Sandbox, gst_ok, http_date_in, sts_error};
 
 fn against(fake_url: &str) -> Sandbox {
     Sandbox::new(Moto::shared())
@@ -269,8 +267,8 @@ fn hostile_text_in_sts_errors_is_cleaned() {
     );
 }
 
-/// A CA and a leaf for localhost, made with openssl.
-fn make_certs(
+/// A CA and a leaf for localhost, made with openssl: (CA, leaf certificate, leaf key).
+pub(crate) fn make_certs(
     dir: &std::path::Path,
 ) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let run = |args: &[&str]| {

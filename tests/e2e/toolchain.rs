@@ -1,16 +1,8 @@
 //! mfarole among the AWS tools: `env` output evaluated by sh and fish, `credential_process`
 //! for the AWS CLI and boto3, the subshell, nesting, `list` and completions.
 
-mod support;
-
+use crate::support::{self, Moto, Sandbox, Tmux, sh_quote};
 use std::time::Duration;
-use support::{Moto, Sandbox, Tmux, sh_quote, wait_file};
-
-fn add_config(sb: &Sandbox, text: &str) {
-    let mut config = std::fs::read_to_string(&sb.config).unwrap();
-    config.push_str(text);
-    std::fs::write(&sb.config, config).unwrap();
-}
 
 fn sh(sb: &Sandbox, script: &str) -> support::Out {
     let mut cmd = std::process::Command::new("sh");
@@ -73,13 +65,10 @@ fn env_prints_only_to_stdout_and_formats() {
 fn credential_process_for_the_aws_cli_and_boto3() {
     let moto = Moto::start();
     let sb = Sandbox::new(&moto);
-    add_config(
-        &sb,
-        &format!(
-            "\n[profile viacp]\ncredential_process = {} env --format process plain\nregion = us-east-1\n",
-            support::BIN
-        ),
-    );
+    sb.append_config(&format!(
+        "\n[profile viacp]\ncredential_process = {} env --format process plain\nregion = us-east-1\n",
+        support::BIN
+    ));
     for _ in 0..3 {
         let out = sh(
             &sb,
@@ -100,33 +89,27 @@ fn credential_process_for_the_aws_cli_and_boto3() {
 #[test]
 fn credential_process_prompts_on_the_terminal() {
     let sb = Sandbox::new(Moto::shared());
-    add_config(
-        &sb,
-        &format!(
-            "\n[profile viacp]\ncredential_process = {} env --format process session-only\nregion = us-east-1\n",
-            support::BIN
-        ),
-    );
+    sb.append_config(&format!(
+        "\n[profile viacp]\ncredential_process = {} env --format process session-only\nregion = us-east-1\n",
+        support::BIN
+    ));
     let d = sb.dir.path();
-    let done = d.join("done");
-    let line = format!(
-        "env -i {} aws sts get-caller-identity --profile viacp --query Arn --output text > {} 2> {}; echo $? > {}; sleep 60",
-        sb.shell_env(),
+    let command = format!(
+        "aws sts get-caller-identity --profile viacp --query Arn --output text > {} 2> {}",
         sh_quote(d.join("out").to_str().unwrap()),
         sh_quote(d.join("err").to_str().unwrap()),
-        sh_quote(done.to_str().unwrap())
     );
-    let tmux = Tmux::start("cp", &line);
+    let tmux = Tmux::start(&sb, "cp", &command);
     tmux.wait_screen(
         "Enter MFA code for arn:aws:iam::123456789012:mfa/jones: ",
         Duration::from_secs(30),
     );
     tmux.enter("975310");
-    let rc = wait_file(&done, Duration::from_secs(30));
+    let rc = tmux.status(Duration::from_secs(30));
     let out = std::fs::read_to_string(d.join("out")).unwrap();
     assert_eq!(
-        rc.trim(),
-        "0",
+        rc,
+        0,
         "{out} {}",
         std::fs::read_to_string(d.join("err")).unwrap()
     );
@@ -158,20 +141,13 @@ fn exec_without_a_command_starts_the_shell() {
     assert_eq!(out.stderr, "");
 
     // On a terminal it says which shell it starts.
-    let d = sb.dir.path().join("sub-done");
-    let line = format!(
-        "env -i {} {} exec plain; echo $? > {}; sleep 60",
-        sb.shell_env(),
-        support::BIN,
-        sh_quote(d.to_str().unwrap())
-    );
-    let tmux = Tmux::start("sub", &line);
+    let tmux = Tmux::start(&sb, "sub", &format!("{} exec plain", support::BIN));
     tmux.wait_screen(
         "mfarole: starting /bin/sh with credentials for 'plain' (until",
         Duration::from_secs(20),
     );
     tmux.enter("exit 3");
-    assert_eq!(wait_file(&d, Duration::from_secs(10)).trim(), "3");
+    assert_eq!(tmux.status(Duration::from_secs(10)), 3);
 }
 
 #[test]
@@ -208,13 +184,10 @@ fn nesting_uses_the_original_source_and_stops_loops() {
 
     // A credential_source = Environment profile is refused inside: those keys are the
     // parent's temporary ones.
-    add_config(
-        &sb,
-        &format!(
-            "\n[profile envrole]\nrole_arn = {}\ncredential_source = Environment\n",
-            Moto::shared().get("roles.plain")
-        ),
-    );
+    sb.append_config(&format!(
+        "\n[profile envrole]\nrole_arn = {}\ncredential_source = Environment\n",
+        Moto::shared().get("roles.plain")
+    ));
     sh(&sb, "\"$M\" exec plain -- \"$M\" exec envrole -- true")
         .code(125)
         .one_error_line()
@@ -308,7 +281,7 @@ fn list_shows_needs_and_cache_without_secrets() {
 #[test]
 fn list_pads_needs_to_its_longest_value_and_keeps_settings_only_profiles_quiet() {
     let sb = Sandbox::new(Moto::shared());
-    add_config(&sb, "[profile broken]\nrole_arn = arn:aws:iam::1:role/x\n");
+    sb.append_config("[profile broken]\nrole_arn = arn:aws:iam::1:role/x\n");
     let out = sb.run(&["list"]);
     out.ok();
     let rows: Vec<&str> = out.stdout.lines().collect();

@@ -3,34 +3,26 @@
 //! markers written through symlinks, unbounded chain keys, NUL bytes in secrets, failures
 //! replayed by every waiting run, and a cache directory behind someone else's symlink.
 
-mod support;
-
+use crate::support::{
+    self, FakeSts, Reply, Sandbox, TempDir, Tmux, ar_ok, gst_ok, names_in, sts_error,
+};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{FakeSts, Reply, Sandbox, TempDir, Tmux, ar_ok, gst_ok, names_in, sts_error};
 
 /// A config whose profile names are shell code that creates a marker file when run.
 fn hostile_names(sb: &Sandbox) -> Vec<std::path::PathBuf> {
     let d = sb.dir.path();
     let m: Vec<_> = (1..=3).map(|i| d.join(format!("ran{i}"))).collect();
-    std::fs::write(
-        &sb.config,
-        format!(
-            "[profile safe-canary]\nregion = us-east-1\n[profile $(touch${{IFS}}{})]\n[profile `touch${{IFS}}{}`]\n",
-            m[0].display(),
-            m[1].display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        &sb.credentials,
-        format!(
-            "[$(touch${{IFS}}{})]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = x\n",
-            m[2].display()
-        ),
-    )
-    .unwrap();
+    sb.write_config(format!(
+        "[profile safe-canary]\nregion = us-east-1\n[profile $(touch${{IFS}}{})]\n[profile `touch${{IFS}}{}`]\n",
+        m[0].display(),
+        m[1].display()
+    ));
+    sb.write_credentials(format!(
+        "[$(touch${{IFS}}{})]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = x\n",
+        m[2].display()
+    ));
     m
 }
 
@@ -76,7 +68,7 @@ for w in "${COMPREPLY[@]}"; do eval "set -- $w"; printf '%s\n' "$1"; done"#;
 
 /// An interactive shell in tmux with the sandbox's environment, after `setup` ran in it.
 fn shell_in_tmux(sb: &Sandbox, tag: &str, shell: &str, setup: &str) -> Tmux {
-    let tmux = Tmux::start(tag, &format!("env -i {} {shell}", sb.shell_env()));
+    let tmux = Tmux::start(sb, tag, shell);
     std::thread::sleep(Duration::from_millis(300));
     tmux.enter(setup);
     tmux.enter("echo setup-$((40+2))");
@@ -129,16 +121,8 @@ fn fish_completion_does_not_execute_profile_names() {
 /// A sandbox whose STS is `fake`, with one profile `k` of plain keys (no MFA).
 fn keys_profile(fake: &FakeSts, extra: &str) -> Sandbox {
     let sb = Sandbox::empty(&fake.url);
-    std::fs::write(
-        &sb.config,
-        format!("[profile k]\nregion = us-east-1\n{extra}"),
-    )
-    .unwrap();
-    std::fs::write(
-        &sb.credentials,
-        "[k]\naws_access_key_id = AKIAKEYS\naws_secret_access_key = secretkeys\n",
-    )
-    .unwrap();
+    sb.write_config(format!("[profile k]\nregion = us-east-1\n{extra}"));
+    sb.write_credentials("[k]\naws_access_key_id = AKIAKEYS\naws_secret_access_key = secretkeys\n");
     sb
 }
 
@@ -249,12 +233,10 @@ fn chains_past_the_bound_are_refused_clearly() {
 fn a_nul_byte_in_a_passed_through_secret_is_a_config_error() {
     let fake = FakeSts::start(|_, _| Reply::Http(500, vec![], vec![]));
     let sb = Sandbox::empty(&fake.url);
-    std::fs::write(&sb.config, "[profile t]\nregion = us-east-1\n").unwrap();
-    std::fs::write(
-        &sb.credentials,
+    sb.write_config("[profile t]\nregion = us-east-1\n");
+    sb.write_credentials(
         "[t]\naws_access_key_id = ASIATEMP\naws_secret_access_key = secretvalue\naws_session_token = tok\0en\n",
-    )
-    .unwrap();
+    );
     for args in [
         &["exec", "t", "--", "true"][..],
         &["env", "t"],

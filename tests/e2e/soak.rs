@@ -4,11 +4,9 @@
 //! no lock is left held, no temporary file survives the next run, no MFA code was sent twice,
 //! and no output holds a secret. A few seconds by default; `MFAROLE_SOAK_ROUNDS=N` for longer.
 
-mod support;
-
+use crate::support::{FakeSts, Reply, Sandbox, ar_ok, gst_ok, names_in};
 use std::collections::HashMap;
 use std::time::Duration;
-use support::{FakeSts, Reply, Sandbox, ar_ok, gst_ok, names_in};
 
 /// A small deterministic generator, so that a failing soak can be replayed.
 fn next(state: &mut u64) -> u64 {
@@ -67,23 +65,17 @@ fn killed_and_failing_runs_leave_a_consistent_cache() {
     )
     .unwrap();
     std::fs::set_permissions(&mfa, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    std::fs::write(
-        &sb.config,
-        format!(
-            "[profile jones]\nmfa_serial = arn:aws:iam::123456789012:mfa/jones\nmfa_process = {}\nregion = us-east-1\n\
-             [profile r0]\nrole_arn = arn:aws:iam::123456789012:role/r0\nsource_profile = jones\n\
-             [profile r1]\nrole_arn = arn:aws:iam::123456789012:role/r1\nsource_profile = jones\n\
-             [profile r2]\nrole_arn = arn:aws:iam::123456789012:role/r2\nsource_profile = jones\n\
-             [profile r3]\nrole_arn = arn:aws:iam::123456789012:role/r3\nsource_profile = jones\n",
-            mfa.display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        &sb.credentials,
+    sb.write_config(format!(
+        "[profile jones]\nmfa_serial = arn:aws:iam::123456789012:mfa/jones\nmfa_process = {}\nregion = us-east-1\n\
+         [profile r0]\nrole_arn = arn:aws:iam::123456789012:role/r0\nsource_profile = jones\n\
+         [profile r1]\nrole_arn = arn:aws:iam::123456789012:role/r1\nsource_profile = jones\n\
+         [profile r2]\nrole_arn = arn:aws:iam::123456789012:role/r2\nsource_profile = jones\n\
+         [profile r3]\nrole_arn = arn:aws:iam::123456789012:role/r3\nsource_profile = jones\n",
+        mfa.display()
+    ));
+    sb.write_credentials(
         "[jones]\naws_access_key_id = AKIAJONES\naws_secret_access_key = longtermsecret\n",
-    )
-    .unwrap();
+    );
 
     let mut rng = 0x1234_5678_u64;
     let mut outputs = Vec::new();

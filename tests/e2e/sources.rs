@@ -4,18 +4,10 @@
 //! to the published contracts and proven with the AWS CLI and boto3 first), each with roles
 //! chained on top that moto verifies, one fetch for eight parallel runs, and faults.
 
-mod support;
-
+use crate::support::{self, Moto, Out, Reply, Req, Sandbox, Stub, WHOAMI, json, rfc3339_in};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{Moto, Out, Reply, Req, Sandbox, Stub, WHOAMI, json, rfc3339_in};
-
-fn add_config(sb: &Sandbox, text: &str) {
-    let mut config = std::fs::read_to_string(&sb.config).unwrap();
-    config.push_str(text);
-    std::fs::write(&sb.config, config).unwrap();
-}
 
 fn script(sb: &Sandbox, name: &str, body: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
@@ -43,13 +35,10 @@ fn assert_not_cached(sb: &Sandbox, secret: &str) {
 /// the container endpoint and instance metadata serve.
 fn plain_src_credentials(moto: &Moto) -> (String, String) {
     let sb = Sandbox::new(moto);
-    add_config(
-        &sb,
-        &format!(
-            "\n[profile srcplain]\nrole_arn = {}\nsource_profile = smith\nrole_session_name = src\n",
-            moto.get("roles.plain")
-        ),
-    );
+    sb.append_config(&format!(
+        "\n[profile srcplain]\nrole_arn = {}\nsource_profile = smith\nrole_session_name = src\n",
+        moto.get("roles.plain")
+    ));
     let out = sb.run(&["env", "--format", "process", "srcplain"]);
     out.ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -81,15 +70,12 @@ fn credential_process_keys_are_used_and_never_written_to_disk() {
             moto.get("users.smith.secret")
         ),
     );
-    add_config(
-        &sb,
-        &format!(
-            "\n[profile vault]\ncredential_process = {}\nregion = us-east-1\n\
-             [profile vault-role]\nrole_arn = {}\nsource_profile = vault\n",
-            proc.display(),
-            moto.get("roles.plain")
-        ),
-    );
+    sb.append_config(&format!(
+        "\n[profile vault]\ncredential_process = {}\nregion = us-east-1\n\
+         [profile vault-role]\nrole_arn = {}\nsource_profile = vault\n",
+        proc.display(),
+        moto.get("roles.plain")
+    ));
     let who = |p: &str| {
         let mut args = vec!["exec", p, "--"];
         args.extend(WHOAMI);
@@ -125,16 +111,13 @@ fn keys_from_a_process_with_mfa_give_one_mfa_session() {
     );
     // The seed's first flow without a key file: keys from the store, MFA on top, and a role
     // that trusts only the MFA session.
-    add_config(
-        &sb,
-        &format!(
-            "\n[profile jstore]\ncredential_process = {}\nmfa_serial = {}\nregion = us-east-1\n\
-             [profile jrole]\nrole_arn = {}\nsource_profile = jstore\n",
-            proc.display(),
-            moto.get("mfa_serial"),
-            moto.get("roles.session-only")
-        ),
-    );
+    sb.append_config(&format!(
+        "\n[profile jstore]\ncredential_process = {}\nmfa_serial = {}\nregion = us-east-1\n\
+         [profile jrole]\nrole_arn = {}\nsource_profile = jstore\n",
+        proc.display(),
+        moto.get("mfa_serial"),
+        moto.get("roles.session-only")
+    ));
     let mut args = vec!["exec", "-t", "123456", "jrole", "--"];
     args.extend(WHOAMI);
     sb.run(&args).ok().stdout_has("assumed-role/session-only/");
@@ -165,18 +148,15 @@ fn a_failing_or_malformed_process_is_explained_without_its_output() {
         "expired",
         "echo '{\"Version\":1,\"AccessKeyId\":\"ASIA\",\"SecretAccessKey\":\"stdoutsecret\",\"SessionToken\":\"t\",\"Expiration\":\"2020-01-01T00:00:00Z\"}'",
     );
-    add_config(
-        &sb,
-        &format!(
-            "\n[profile fails]\ncredential_process = {}\n[profile garbage]\ncredential_process = {}\n\
-             [profile v2]\ncredential_process = {}\n[profile expired]\ncredential_process = {}\n\
-             [profile missing]\ncredential_process = /nonexistent/store --get\n",
-            fails.display(),
-            garbage.display(),
-            version2.display(),
-            expired.display()
-        ),
-    );
+    sb.append_config(&format!(
+        "\n[profile fails]\ncredential_process = {}\n[profile garbage]\ncredential_process = {}\n\
+         [profile v2]\ncredential_process = {}\n[profile expired]\ncredential_process = {}\n\
+         [profile missing]\ncredential_process = /nonexistent/store --get\n",
+        fails.display(),
+        garbage.display(),
+        version2.display(),
+        expired.display()
+    ));
     for (profile, want) in [
         (
             "fails",
@@ -202,13 +182,10 @@ fn a_failing_or_malformed_process_is_explained_without_its_output() {
 #[test]
 fn a_process_that_is_mfarole_for_the_same_profile_stops_at_once() {
     let sb = Sandbox::new(Moto::shared());
-    add_config(
-        &sb,
-        &format!(
-            "\n[profile selfish]\ncredential_process = {} env --format process selfish\n",
-            support::BIN
-        ),
-    );
+    sb.append_config(&format!(
+        "\n[profile selfish]\ncredential_process = {} env --format process selfish\n",
+        support::BIN
+    ));
     let started = Instant::now();
     let out = sb.run(&["exec", "selfish", "--", "true"]);
     out.code(125)
@@ -221,16 +198,13 @@ fn web_sandbox(moto: &Moto, token: &str) -> (Sandbox, PathBuf) {
     let sb = Sandbox::new(moto);
     let token_file = sb.dir.path().join("oidc-token");
     std::fs::write(&token_file, token).unwrap();
-    add_config(
-        &sb,
-        &format!(
-            "\n[profile ci]\nrole_arn = {web}\nweb_identity_token_file = {file}\nrole_session_name = wi\nregion = us-east-1\n\
-             [profile deploy]\nrole_arn = {on}\nsource_profile = ci\n",
-            web = moto.get("roles.web"),
-            file = token_file.display(),
-            on = moto.get("roles.on-source"),
-        ),
-    );
+    sb.append_config(&format!(
+        "\n[profile ci]\nrole_arn = {web}\nweb_identity_token_file = {file}\nrole_session_name = wi\nregion = us-east-1\n\
+         [profile deploy]\nrole_arn = {on}\nsource_profile = ci\n",
+        web = moto.get("roles.web"),
+        file = token_file.display(),
+        on = moto.get("roles.on-source"),
+    ));
     (sb, token_file)
 }
 
@@ -323,13 +297,10 @@ fn container_credentials_with_a_rotated_token_file_and_one_fetch_for_eight_runs(
     cli.ok().stdout_has("assumed-role/plain/src");
     let served = stub.count("GET", "/v2/credentials/task");
 
-    add_config(
-        &sb,
-        &format!(
-            "\n[profile ecs]\nrole_arn = {}\ncredential_source = EcsContainer\n",
-            moto.get("roles.on-source")
-        ),
-    );
+    sb.append_config(&format!(
+        "\n[profile ecs]\nrole_arn = {}\ncredential_source = EcsContainer\n",
+        moto.get("roles.on-source")
+    ));
     let mut args = vec!["exec", "ecs", "--"];
     args.extend(WHOAMI);
     for out in support::parallel(&sb, 8, &args) {
@@ -391,8 +362,7 @@ fn container_endpoint_faults_are_clear_and_quick() {
                 &format!("{}/creds", stub.url),
             )
             .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "tok");
-        add_config(
-            &sb,
+        sb.append_config(
             "\n[profile ecs]\nrole_arn = arn:aws:iam::123456789012:role/x\ncredential_source = EcsContainer\n",
         );
         let marker = sb.dir.path().join("ran");
@@ -421,8 +391,7 @@ fn container_endpoint_faults_are_clear_and_quick() {
             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
             "/nonexistent/token",
         );
-    add_config(
-        &sb,
+    sb.append_config(
         "\n[profile ecs]\nrole_arn = arn:aws:iam::123456789012:role/x\ncredential_source = EcsContainer\n",
     );
     sb.run(&["exec", "ecs", "--", "true"])
@@ -436,8 +405,7 @@ fn container_endpoint_faults_are_clear_and_quick() {
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         "http://192.0.2.1/creds",
     );
-    add_config(
-        &sb,
+    sb.append_config(
         "\n[profile ecs]\nrole_arn = arn:aws:iam::123456789012:role/x\ncredential_source = EcsContainer\n",
     );
     sb.run(&["exec", "ecs", "--", "true"])
@@ -505,13 +473,10 @@ fn instance_metadata_by_imdsv2_with_one_fetch_for_eight_runs() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&plain_get.stdout).trim(), "401");
 
-    add_config(
-        &sb,
-        &format!(
-            "\n[profile ec2]\nrole_arn = {}\ncredential_source = Ec2InstanceMetadata\n",
-            moto.get("roles.on-source")
-        ),
-    );
+    sb.append_config(&format!(
+        "\n[profile ec2]\nrole_arn = {}\ncredential_source = Ec2InstanceMetadata\n",
+        moto.get("roles.on-source")
+    ));
     let fetched = stub.count(
         "GET",
         "/latest/meta-data/iam/security-credentials/instance-role",
@@ -560,8 +525,7 @@ fn instance_metadata_faults_fail_in_about_a_second_saying_where() {
         (expired.url.as_str(), "expired at 2020-01-01"),
     ] {
         let sb = Sandbox::new(moto).env("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint);
-        add_config(
-            &sb,
+        sb.append_config(
             "\n[profile ec2]\nrole_arn = arn:aws:iam::123456789012:role/x\ncredential_source = Ec2InstanceMetadata\n",
         );
         let started = Instant::now();
@@ -578,8 +542,7 @@ fn instance_metadata_faults_fail_in_about_a_second_saying_where() {
         );
     }
     let sb = Sandbox::new(moto).env("AWS_EC2_METADATA_DISABLED", "true");
-    add_config(
-        &sb,
+    sb.append_config(
         "\n[profile ec2]\nrole_arn = arn:aws:iam::123456789012:role/x\ncredential_source = Ec2InstanceMetadata\n",
     );
     sb.run(&["exec", "ec2", "--", "true"])

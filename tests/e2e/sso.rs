@@ -3,24 +3,20 @@
 //! CLI as the client first) for role credentials that moto (IAM auth enforced) accepts; the
 //! refresh path, the expired path, eight parallel runs, and each error.
 
-mod support;
-
+use crate::support::{self, Moto, Out, Reply, Req, Sandbox, Stub, WHOAMI, json, rfc3339_in};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use support::{Moto, Out, Reply, Req, Sandbox, Stub, WHOAMI, json, rfc3339_in};
 
 const ACCOUNT: &str = "123456789012";
 
 /// Credentials of role "plain" as session "src" from moto, as GetRoleCredentials gives them.
 fn role_credentials(moto: &Moto) -> String {
     let sb = Sandbox::new(moto);
-    let mut config = std::fs::read_to_string(&sb.config).unwrap();
-    config.push_str(&format!(
+    sb.append_config(&format!(
         "\n[profile srcplain]\nrole_arn = {}\nsource_profile = smith\nrole_session_name = src\n",
         moto.get("roles.plain")
     ));
-    std::fs::write(&sb.config, config).unwrap();
     let out = sb.run(&["env", "--format", "process", "srcplain"]);
     out.ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -111,8 +107,7 @@ fn sso_sandbox(moto: &Moto, portal: &Portal) -> Sandbox {
     let sb = Sandbox::new(moto)
         .env("AWS_ENDPOINT_URL_SSO", &portal.stub.url)
         .env("AWS_ENDPOINT_URL_SSO_OIDC", &portal.stub.url);
-    let mut config = std::fs::read_to_string(&sb.config).unwrap();
-    config.push_str(&format!(
+    sb.append_config(&format!(
         "\n[sso-session my-sso]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n\
          [profile sso]\nsso_session = my-sso\nsso_account_id = {ACCOUNT}\nsso_role_name = Deployer\nregion = us-east-1\n\
          [profile sso-up]\nrole_arn = {on}\nsource_profile = sso\n\
@@ -121,7 +116,6 @@ fn sso_sandbox(moto: &Moto, portal: &Portal) -> Sandbox {
          [profile sso-otherrole]\nsso_session = my-sso\nsso_account_id = {ACCOUNT}\nsso_role_name = Auditor\n",
         on = moto.get("roles.on-source"),
     ));
-    std::fs::write(&sb.config, config).unwrap();
     sb
 }
 
@@ -300,9 +294,7 @@ fn each_sso_error_is_specific() {
         .one_error_line()
         .stderr_has("is not a token cache file the AWS CLI wrote");
     let no_region = Sandbox::new(moto);
-    let mut config = std::fs::read_to_string(&no_region.config).unwrap();
-    config.push_str("\n[sso-session s]\nsso_start_url = https://x/start\n[profile p]\nsso_session = s\nsso_account_id = 1\nsso_role_name = R\n");
-    std::fs::write(&no_region.config, config).unwrap();
+    no_region.append_config("\n[sso-session s]\nsso_start_url = https://x/start\n[profile p]\nsso_session = s\nsso_account_id = 1\nsso_role_name = R\n");
     no_region
         .run(&["exec", "p", "--", "true"])
         .code(125)
@@ -316,4 +308,115 @@ fn each_sso_error_is_specific() {
             .one_error_line()
             .stderr_has("belongs to uid 65534");
     }
+}
+
+/// A TLS front for a plain stand-in: terminates TLS with `cert`/`key` on a free port and
+/// passes the bytes to `upstream`, so the portal's contract is the same proven stand-in.
+struct TlsFront {
+    child: std::process::Child,
+    url: String,
+}
+
+impl TlsFront {
+    fn start(cert: &std::path::Path, key: &std::path::Path, upstream: &str) -> TlsFront {
+        const FRONT: &str = r#"
+import socket, ssl, sys, threading
+cert, key, up = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(16)
+print(srv.getsockname()[1], flush=True)
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+def serve(c):
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+    except (ssl.SSLError, OSError):
+        c.close()
+        return
+    u = socket.create_connection(("127.0.0.1", up))
+    threading.Thread(target=pipe, args=(t, u), daemon=True).start()
+    pipe(u, t)
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+        use std::io::BufRead;
+        let port = upstream.rsplit(':').next().unwrap().trim_end_matches('/');
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", FRONT])
+            .arg(cert)
+            .arg(key)
+            .arg(port)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        TlsFront {
+            child,
+            url: format!("https://localhost:{}", line.trim()),
+        }
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The portal behind a private CA (a TLS-inspecting proxy, say): without `AWS_CA_BUNDLE` one
+/// line that names it; with it, the role credentials, as the AWS CLI gets them with the same
+/// variable. (Regression: the SSO client was built apart from STS's and ignored the bundle.)
+#[test]
+fn the_portal_honours_aws_ca_bundle() {
+    let moto = Moto::shared();
+    let dir = support::TempDir::new("sso-tls");
+    let (ca, cert, key) = crate::faults::make_certs(dir.path());
+    let portal = portal(role_credentials(moto), "access-1");
+    let front = TlsFront::start(&cert, &key, &portal.stub.url);
+    let sb = sso_sandbox(moto, &portal).env("AWS_ENDPOINT_URL_SSO", &front.url);
+    write_token(&sb, "my-sso", login("access-1", &rfc3339_in(3600)));
+    let ca = ca.to_str().unwrap();
+
+    // The front, proven with the AWS CLI as the client.
+    let cli = std::process::Command::new(WHOAMI[0])
+        .args(&WHOAMI[1..])
+        .args(["--profile", "sso"])
+        .env_clear()
+        .envs(sb.base_env())
+        .env("AWS_CA_BUNDLE", ca)
+        .output()
+        .unwrap();
+    Out::of(&["aws --profile sso (AWS_CA_BUNDLE)"], cli)
+        .ok()
+        .stdout_has("assumed-role/plain/src");
+
+    whoami(&sb, "sso")
+        .code(125)
+        .stderr_has("IAM Identity Center")
+        .stderr_has("AWS_CA_BUNDLE")
+        .stderr_lacks("access-1")
+        .one_error_line();
+    let sb = sb.env("AWS_CA_BUNDLE", ca);
+    whoami(&sb, "sso").ok().stdout_has("assumed-role/plain/src");
 }

@@ -1,0 +1,20 @@
+//! mfarole's integration tests, in one test binary so that the support code is built once:
+//! the built binary run with a scrubbed environment and a sandbox home, against moto as STS
+//! (IAM auth enforced) or in-test stand-ins, on a real terminal through tmux where it prompts.
+//! One module per theme; `cargo test --test e2e MODULE::` runs one of them.
+
+mod support;
+
+mod cache;
+mod container;
+mod docs;
+mod exec;
+mod faults;
+mod hardening;
+mod mfa;
+mod server;
+mod settings;
+mod soak;
+mod sources;
+mod sso;
+mod toolchain;
