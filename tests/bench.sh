@@ -6,6 +6,8 @@
 # RSS. Not a test: nothing here asserts a time.
 #
 #   tests/bench.sh            # needs hyperfine (Debian), moto and the AWS CLI (tests/deps.sh)
+#   BASELINE=DIR tests/bench.sh   # also times the cached path of another checkout's builds
+#                                 # (DIR/target/release/mfarole and its static build), same run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MFAROLE_BENCH=1 tests/deps.sh
@@ -102,12 +104,20 @@ PY
 # 1.05x and 1.20x in the same run (see README, Performance). Fresh copies put all of them in the same, fully cached state.
 cp "$static" "$work/mfarole-static"
 cp "$bin" "$work/mfarole-dynamic"
+baseline=()
+if [ -n "${BASELINE:-}" ]; then
+  cp "$BASELINE/target/release/mfarole" "$work/baseline-dynamic"
+  cp "$BASELINE/target/$(rustc --print host-tuple)/release/mfarole" "$work/baseline-static"
+  baseline=("baseline static (cached)=$work/baseline-static exec admin -- $truebin"
+            "baseline dynamic (cached)=$work/baseline-dynamic exec admin -- $truebin")
+fi
 python3 "$work/interleave.py" 3000 "$work/cached.json" \
   "true (direct)=$truebin" \
   "env true=$envbin $truebin" \
   "C stand-in (standin.c)=$work/standin exec admin -- $truebin" \
   "mfarole static (cached)=$work/mfarole-static exec admin -- $truebin" \
-  "mfarole dynamic (cached)=$work/mfarole-dynamic exec admin -- $truebin"
+  "mfarole dynamic (cached)=$work/mfarole-dynamic exec admin -- $truebin" \
+  "${baseline[@]}"
 hyperfine -N --warmup 2 --min-runs 10 --export-json "$work/peers.json" \
   -n 'aws configure list --profile admin (CLI cache)' "aws configure list --profile admin" \
   ${have_awsume:+-n 'awsume admin -s (awsume cache)' "awsumepy admin -s"}
