@@ -91,14 +91,15 @@ fn exec(
         None => {
             let shell = shell();
             if std::io::stderr().is_terminal() {
-                eprintln!(
-                    "mfarole: starting {} with credentials for '{profile}'{}; exit to return",
+                let line = format!(
+                    "starting {} with credentials for '{profile}'{}; exit to return",
                     shell.to_string_lossy(),
                     got.credentials
                         .expiration
                         .map(|e| format!(" (until {})", cache::show_time(e)))
                         .unwrap_or_default()
                 );
+                eprintln!("mfarole: {}", crate::error::printable(&line));
             }
             shell
         }

@@ -83,6 +83,10 @@ pub enum Error {
         what: &'static str,
         message: String,
     },
+    /// An error of mfarole's followed by what a program outside it said (the first line of a
+    /// helper's stderr, an endpoint's message), cleaned: shown to the user, but never stored in
+    /// a failure marker, which keeps mfarole's own words only ([`Error::own_words`]).
+    Quoting { error: Box<Error>, quote: String },
     /// The command to run could not be started.
     Exec { program: String, source: io::Error },
     /// Any other I/O failure, with what we were doing.
@@ -114,6 +118,7 @@ impl Error {
         match self {
             Error::Interrupted => EXIT_INTERRUPTED,
             Error::Shared { code, .. } if *code != 0 => *code,
+            Error::Quoting { error, .. } => error.code(),
             Error::Exec { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 EXIT_NOT_FOUND
             }
@@ -133,6 +138,23 @@ impl Error {
         Error::Io {
             context: context.into(),
             source,
+        }
+    }
+
+    /// This error followed by `quote`, what a program outside mfarole said (already cleaned).
+    pub fn quoting(self, quote: String) -> Error {
+        Error::Quoting {
+            error: Box::new(self),
+            quote,
+        }
+    }
+
+    /// The error in mfarole's own words: without what programs outside it said, which may hold
+    /// anything (a secret store's stderr). What a failure marker keeps on disk.
+    pub fn own_words(&self) -> String {
+        match self {
+            Error::Quoting { error, .. } => error.own_words(),
+            other => other.to_string(),
         }
     }
 }
@@ -254,6 +276,7 @@ impl fmt::Display for Error {
                 "gave up after {seconds}s waiting for another mfarole holding {}; set MFAROLE_LOCK_TIMEOUT to wait longer",
                 path.display()
             ),
+            Error::Quoting { error, quote } => write!(f, "{error}: {quote}"),
             Error::Exec { program, source } => match source.kind() {
                 io::ErrorKind::NotFound => write!(f, "{program}: command not found"),
                 io::ErrorKind::PermissionDenied => write!(f, "{program}: permission denied"),
@@ -276,6 +299,16 @@ pub fn io_text(err: &io::Error) -> String {
         Some(c) => c.to_lowercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// The last guard of every line mfarole writes to the terminal (its error, warnings, `-v`
+/// lines, the prompt): each control character becomes a space, so that an escape sequence in
+/// a setting, a path or a file's name never reaches the terminal raw, whichever message
+/// carries it. Unlike [`clean`], nothing is cut or folded.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Makes text from the network or a file safe to show on one line of a terminal: control

@@ -33,7 +33,9 @@ mod server;
 mod settings;
 mod source;
 mod sts;
+mod token_file;
 mod units;
+mod url;
 
 /// The whole program: the exit status `main` passes to `exit`.
 pub fn run_main() -> u8 {
@@ -48,7 +50,7 @@ pub fn run_main() -> u8 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("mfarole: {err}");
+            eprintln!("mfarole: {}", error::printable(&err.to_string()));
             err.code()
         }
     }

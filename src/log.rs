@@ -2,7 +2,8 @@
 //!
 //! stdout belongs to the child (or to `env`'s output), so everything here goes to stderr.
 //! Callers pass only masked key ids and never a secret; this type is the one writer, so a
-//! test can hold it to that.
+//! test can hold it to that. Every line goes through [`crate::error::printable`]: a path or a
+//! setting holding an escape sequence is shown, never obeyed.
 
 use std::fmt;
 use std::io::Write;
@@ -24,12 +25,14 @@ impl Log {
 
     pub fn verbose(&self, msg: fmt::Arguments) {
         if self.verbose {
-            let _ = writeln!(std::io::stderr().lock(), "mfarole: {msg}");
+            let line = crate::error::printable(&msg.to_string());
+            let _ = writeln!(std::io::stderr().lock(), "mfarole: {line}");
         }
     }
 
     /// Something the user should know although the run goes on.
     pub fn warn(&self, msg: fmt::Arguments) {
-        let _ = writeln!(std::io::stderr().lock(), "mfarole: warning: {msg}");
+        let line = crate::error::printable(&msg.to_string());
+        let _ = writeln!(std::io::stderr().lock(), "mfarole: warning: {line}");
     }
 }

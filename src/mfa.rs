@@ -118,6 +118,8 @@ impl CodeSource<'_> {
 }
 
 fn no_terminal(serial: &str, profile: &str) -> Error {
+    let serial = crate::error::clean(serial, 200);
+    let profile = crate::error::clean(profile, 64);
     Error::Mfa(format!(
         "an MFA code for {serial} is needed and there is no terminal to ask on; pass --mfa-token CODE, or set mfa_process in profile '{profile}'"
     ))
@@ -145,14 +147,19 @@ fn prompt(serial: &str, profile: &str, again: Option<&str>) -> Result<Code> {
     let saved = termios::tcgetattr(&tty).map_err(|_| no_terminal(serial, profile))?;
     let tty_err = |e: std::io::Error| Error::io("cannot use the terminal", e);
     if let Some(why) = again {
-        writeln!(tty, "{why}").map_err(tty_err)?;
+        writeln!(tty, "{}", crate::error::printable(why)).map_err(tty_err)?;
     }
     let mut raw = saved.clone();
     raw.local_modes
         .remove(LocalModes::ECHO | LocalModes::ICANON | LocalModes::ISIG | LocalModes::ECHONL);
     raw.special_codes[SpecialCodeIndex::VMIN] = 1;
     raw.special_codes[SpecialCodeIndex::VTIME] = 0;
-    write!(tty, "Enter MFA code for {serial}: ").map_err(tty_err)?;
+    write!(
+        tty,
+        "Enter MFA code for {}: ",
+        crate::error::clean(serial, 200)
+    )
+    .map_err(tty_err)?;
     tty.flush().map_err(tty_err)?;
     let typed = {
         let guard = RawGuard { tty: &tty, saved };
@@ -263,15 +270,11 @@ fn run_process(cmd: &str, profile: &str, timeout: Duration) -> Result<Code> {
             let _ = std::io::copy(&mut (&mut err).take(64 * 1024), &mut std::io::stderr());
         });
     }
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = (&mut stdout).take(4096).read_to_end(&mut out);
-        out
-    });
-    let status = match crate::child::wait_bounded(&mut child, timeout, tty.is_none()) {
-        Ok(crate::child::Waited::Exited(status)) => status,
-        Ok(crate::child::Waited::TimedOut) => {
+    // Read until it exits or the deadline: a leftover of its own holding stdout is not waited
+    // for.
+    let output = match crate::child::run_bounded(&mut child, timeout, tty.is_none(), 4096) {
+        Ok(crate::child::Ended::Exited(output)) => output,
+        Ok(crate::child::Ended::TimedOut) => {
             return Err(fail(format!(
                 "gave no code within {}s (MFAROLE_MFA_PROCESS_TIMEOUT)",
                 timeout.as_secs()
@@ -279,7 +282,7 @@ fn run_process(cmd: &str, profile: &str, timeout: Duration) -> Result<Code> {
         }
         Err(e) => return Err(fail(format!("failed: {}", crate::error::io_text(&e)))),
     };
-    let out = reader.join().unwrap_or_default();
+    let (status, out) = (output.status, output.stdout);
     if !status.success() {
         let how = crate::child::how_it_ended(status);
         return Err(fail(format!("{how}; run it by hand to see why")));
@@ -366,6 +369,19 @@ mod tests {
             .to_string();
         assert!(e.contains("gave no code within"), "{e}");
         assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_process_that_leaves_a_child_holding_stdout_does_not_hang() {
+        // Exits at once with the code; its background child keeps stdout open for 20 s.
+        let started = std::time::Instant::now();
+        let code = run_process("echo 123456; sleep 20 &", "p", Duration::from_secs(3)).unwrap();
+        assert_eq!(code.as_str(), "123456");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

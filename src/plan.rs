@@ -17,6 +17,7 @@
 //! `--verbose` prints.
 
 use crate::config::Chain;
+use crate::creds::Credentials;
 use crate::error::{Error, Result};
 use crate::mfa::MfaDevice;
 use crate::source::Source;
@@ -135,9 +136,10 @@ pub fn plan(
         duration: asked.duration.or(chain.duration),
     };
     let mut steps = Vec::new();
-    // Keys known now are named by their id; a fetched source by its step.
+    // Keys known now are named by their id and a digest of their secret; a fetched source by
+    // its step.
     let src_key = match chain.source.known() {
-        Some(c) => format!("src={}", c.access_key_id),
+        Some(c) => format!("src={} sk={}", c.access_key_id, secret_digest(c)),
         None => {
             let step = planner.fetch_step();
             let key = format!("src=[{}]", digest(&step.cache_key));
@@ -325,6 +327,24 @@ impl Planner<'_> {
 fn digest(key: &str) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(key.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What a cache key holds of known keys' secret parts: a SHA-256 of them under a label of
+/// mfarole's own, cut to 128 bits, never the secret. Without it a profile with the right key id
+/// and a wrong secret was served the right one's cached MFA session (and its `-t` code was
+/// silently dropped); with it a wrong secret never meets the right one's entry and goes to STS,
+/// which refuses it. The secret is 40 random characters, so the digest cannot be turned back.
+fn secret_digest(c: &Credentials) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"mfarole cache key: the source's secret, v1\0");
+    h.update(c.secret_access_key.as_bytes());
+    h.update(b"\0");
+    h.update(c.session_token.as_deref().unwrap_or("").as_bytes());
+    h.finalize()[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -556,6 +576,29 @@ external_id = ext-1
         );
         assert_eq!(d.steps[0].cache_key, gst.cache_key, "session is shared");
         assert_ne!(d.steps[2].cache_key, ar1.cache_key);
+    }
+
+    #[test]
+    fn a_wrong_secret_never_shares_the_right_ones_cache_key() {
+        let with = |creds: &str| {
+            let c = Config::parse(Some((FILES, Path::new("c"))), Some((creds, Path::new("k"))))
+                .unwrap()
+                .resolve("admin", &Settings::for_tests(&[]))
+                .unwrap();
+            plan(&c, &Overrides::default(), "e", "n").unwrap()
+        };
+        let right = with(CREDS);
+        let wrong = with(&CREDS.replacen(
+            "aws_secret_access_key = s\n",
+            "aws_secret_access_key = t0psecretvalue\n",
+            1,
+        ));
+        assert_ne!(right.steps[0].cache_key, wrong.steps[0].cache_key);
+        assert_ne!(right.steps[1].cache_key, wrong.steps[1].cache_key);
+        assert!(wrong.steps[0].cache_key.contains("src=AKIAUSER sk="));
+        assert!(!wrong.steps[0].cache_key.contains("t0psecretvalue"));
+        // The same keys give the same key: the cache still serves them.
+        assert_eq!(right.steps[0].cache_key, with(CREDS).steps[0].cache_key);
     }
 
     #[test]

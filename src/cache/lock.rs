@@ -98,7 +98,8 @@ impl Cache<'_> {
     /// Notes that the run holding `key`'s lock failed (or that the user pressed Ctrl-C at its
     /// prompt), so that the runs waiting behind it (`make -j8`) stop at once with the same
     /// message instead of each replaying the prompt or the whole retry cycle. The marker holds
-    /// the error's exit status and its one-line message, which by contract holds no secret.
+    /// the error's exit status and its one-line message in mfarole's own words: never what a
+    /// program outside mfarole said (a `credential_process`'s stderr may hold anything).
     pub fn mark_failed(&self, key: &str, err: &Error) {
         let Some(path) = self.path(key, "fail") else {
             return;
@@ -106,7 +107,7 @@ impl Cache<'_> {
         let text = format!(
             "{FAIL_MAGIC}\ncode {}\nmessage {}\n",
             err.code(),
-            crate::error::clean(&err.to_string(), 400)
+            crate::error::clean(&err.own_words(), 400)
         );
         if let Err(e) = write_private(&path, text.as_bytes(), 0o600) {
             self.log.verbose(format_args!(

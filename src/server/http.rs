@@ -5,10 +5,10 @@
 //! exact path, with a loopback `Host` (a web page that rebinds a name to 127.0.0.1 cannot
 //! read it). It answers from memory and never waits for a prompt or for STS.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read as _, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
@@ -46,19 +46,181 @@ impl Listener {
         format!("http://127.0.0.1:{}{}", self.port, self.path)
     }
 
-    /// Serves until the process ends: one short-lived thread per connection.
+    /// Serves until the process ends, on the calling thread, without a thread per connection
+    /// (see [`Connections`]).
     pub fn serve(self, state: Arc<Mutex<State>>) {
-        let shared = Arc::new((self.path, self.token, self.port));
-        for stream in self.listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let state = state.clone();
-            let shared = shared.clone();
-            std::thread::spawn(move || {
-                let (path, token, port) = &*shared;
-                let _ = handle(stream, path, token, *port, &state);
-            });
+        let mut open = Connections::default();
+        loop {
+            if open.is_empty() {
+                // Nothing pending: sleep in accept until a client comes.
+                let _ = self.listener.set_nonblocking(false);
+                let accepted = self.listener.accept();
+                let _ = self.listener.set_nonblocking(true);
+                match accepted {
+                    Ok((stream, _)) => open.admit(stream),
+                    Err(e) => open.accept_failed(&e),
+                }
+            }
+            let mut busy = false;
+            loop {
+                match self.listener.accept() {
+                    Ok((stream, _)) => {
+                        open.admit(stream);
+                        busy = true;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        open.accept_failed(&e);
+                        break;
+                    }
+                }
+            }
+            busy |= open.serve(|request| self.answer(request, &state));
+            if !busy {
+                std::thread::sleep(POLL);
+            }
         }
     }
+
+    /// The answer to a whole request (the bytes up to its blank line).
+    fn answer(&self, request: &[u8], state: &Mutex<State>) -> Answer {
+        match parse_request(&mut &request[..]) {
+            Ok(r) => decide(
+                &r.method,
+                &r.target,
+                r.host.as_deref(),
+                r.authorization.as_deref(),
+                &self.path,
+                &self.token,
+                self.port,
+                state,
+            ),
+            Err(_) => error(400, "Bad Request", "BadRequest", "not an HTTP request"),
+        }
+    }
+}
+
+/// At most this many connections are open at once; a new one past it closes the oldest.
+const MAX_OPEN: usize = 64;
+/// A request must arrive whole within this, however it trickles in.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+/// A request (line and headers) longer than this is not one an SDK sends.
+const REQUEST_LIMIT: usize = 16 * 1024;
+/// How often pending connections are looked at while any is open.
+const POLL: Duration = Duration::from_millis(5);
+
+/// The open connections, each with what it has sent so far, served by one thread that never
+/// blocks on any of them.
+///
+/// Why this shape: the endpoint once started a thread per connection, before the token check,
+/// with no cap and a timeout per read, so a client that trickled a byte every few seconds held
+/// its thread for hours; 36 idle connections from another local user met a thread limit of 40
+/// and ended mfarole ("failed to spawn thread"), leaving its child without an endpoint. Here
+/// no thread is started per connection, a request has [`REQUEST_DEADLINE`] in all to arrive
+/// and [`REQUEST_LIMIT`] bytes, and past [`MAX_OPEN`] connections the oldest is closed: an SDK
+/// sends its request at once and is answered within milliseconds, so the oldest connection is
+/// the slowest, and a flood of idle ones cannot keep the child from its credentials.
+#[derive(Default)]
+struct Connections {
+    open: std::collections::VecDeque<Connection>,
+}
+
+struct Connection {
+    stream: TcpStream,
+    since: Instant,
+    received: Vec<u8>,
+}
+
+/// What reading a connection came to.
+enum Read {
+    Nothing,
+    More,
+    /// The whole request, or all there will be.
+    Done,
+    Gone,
+}
+
+impl Connections {
+    fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// Takes a new connection, closing the oldest one when [`MAX_OPEN`] are open.
+    fn admit(&mut self, stream: TcpStream) {
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        if self.open.len() >= MAX_OPEN {
+            self.open.pop_front();
+        }
+        self.open.push_back(Connection {
+            stream,
+            since: Instant::now(),
+            received: Vec::new(),
+        });
+    }
+
+    /// Out of descriptors (or another failure of accept): close the oldest connection to make
+    /// room, and do not spin.
+    fn accept_failed(&mut self, _: &std::io::Error) {
+        self.open.pop_front();
+        std::thread::sleep(POLL);
+    }
+
+    /// Reads what each connection has sent; answers each whole request and closes it; closes
+    /// the connections past their deadline. `true` when anything was read.
+    fn serve(&mut self, answer: impl Fn(&[u8]) -> Answer) -> bool {
+        let mut busy = false;
+        self.open.retain_mut(|c| match c.read() {
+            Read::Nothing => c.since.elapsed() < REQUEST_DEADLINE,
+            Read::More => {
+                busy = true;
+                c.since.elapsed() < REQUEST_DEADLINE
+            }
+            Read::Done => {
+                busy = true;
+                let _ = c.stream.set_nonblocking(false);
+                let _ = c.stream.set_write_timeout(Some(Duration::from_millis(200)));
+                let _ = respond(&c.stream, answer(&c.received));
+                false
+            }
+            Read::Gone => false,
+        });
+        busy
+    }
+}
+
+impl Connection {
+    fn read(&mut self) -> Read {
+        let mut buf = [0u8; 2048];
+        let mut got = false;
+        loop {
+            match (&self.stream).read(&mut buf) {
+                Ok(0) if self.received.is_empty() => return Read::Gone,
+                Ok(0) => return Read::Done,
+                Ok(n) => {
+                    got = true;
+                    self.received.extend_from_slice(&buf[..n]);
+                    if self.received.len() > REQUEST_LIMIT {
+                        return Read::Gone;
+                    }
+                    if head_complete(&self.received) {
+                        return Read::Done;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return if got { Read::More } else { Read::Nothing };
+                }
+                Err(_) => return Read::Gone,
+            }
+        }
+    }
+}
+
+/// Whether the request line and headers have all arrived (the body is never read).
+fn head_complete(received: &[u8]) -> bool {
+    received.windows(4).any(|w| w == b"\r\n\r\n") || received.windows(2).any(|w| w == b"\n\n")
 }
 
 pub fn random_hex(bytes: usize) -> std::io::Result<String> {
@@ -74,30 +236,6 @@ pub fn random_hex(bytes: usize) -> std::io::Result<String> {
 /// Equal lengths and equal bytes, in time that does not depend on where they differ.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn handle(
-    stream: TcpStream,
-    path: &str,
-    token: &str,
-    port: u16,
-    state: &Mutex<State>,
-) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
-    let mut reader = BufReader::new((&stream).take(16 * 1024));
-    let r = parse_request(&mut reader)?;
-    let answer = decide(
-        &r.method,
-        &r.target,
-        r.host.as_deref(),
-        r.authorization.as_deref(),
-        path,
-        token,
-        port,
-        state,
-    );
-    respond(&stream, answer)
 }
 
 /// What the endpoint reads of a request.
@@ -318,6 +456,53 @@ mod tests {
         assert!(
             body.contains("\"code\":\"CredentialsUnavailable\"") && body.contains("new MFA code")
         );
+    }
+
+    /// A served endpoint and a GET of it with the right token: the status line.
+    fn get(port: u16, path: &str, token: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {token}\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        text.lines().next().unwrap_or("").to_string()
+    }
+
+    #[test]
+    fn idle_and_trickling_connections_never_keep_the_child_from_its_credentials() {
+        let listener = Listener::bind().unwrap();
+        let (port, path, token) = (listener.port, listener.path.clone(), listener.token.clone());
+        std::thread::spawn(move || listener.serve(Arc::new(state())));
+        // Three times the cap of idle connections, and some that trickle a partial request.
+        let mut idle: Vec<TcpStream> = (0..MAX_OPEN * 3)
+            .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        for s in idle.iter_mut().take(10) {
+            let _ = s.write_all(b"GET / HTTP/1.1\r\nX: ");
+        }
+        let started = Instant::now();
+        assert_eq!(get(port, &path, &token), "HTTP/1.1 200 OK");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        // The oldest were closed to make room; the newest pass their deadline and are closed.
+        let mut first = [0u8; 1];
+        idle[0]
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        assert_eq!(
+            idle[0].read(&mut first).unwrap_or(0),
+            0,
+            "the oldest is closed"
+        );
+        let last = idle.last_mut().unwrap();
+        last.set_read_timeout(Some(REQUEST_DEADLINE * 2)).unwrap();
+        let started = Instant::now();
+        assert_eq!(last.read(&mut first).unwrap_or(0), 0);
+        assert!(started.elapsed() < REQUEST_DEADLINE + Duration::from_secs(2));
+        assert_eq!(get(port, &path, &token), "HTTP/1.1 200 OK");
     }
 
     #[test]

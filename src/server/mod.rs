@@ -18,10 +18,9 @@
 //! mfarole exits with the child's status, 128+N when it was killed by signal N.
 
 pub(crate) mod http;
+mod private;
 
 use std::ffi::OsString;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,9 +37,37 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::pipeline::{Got, Run, get_credentials_fresh_for};
 
+use private::PrivateDir;
+
 /// Renew this long before expiry by default (botocore starts refreshing 15 min before), at
 /// most half the credentials' lifetime.
 const DEFAULT_LEAD: Duration = Duration::from_secs(20 * 60);
+
+/// Never renew more often than this, whatever the credentials' lifetime or the margin: at most
+/// 360 renewals an hour, for a source that gives credentials of under 20 s.
+const RENEWAL_FLOOR: Duration = Duration::from_secs(10);
+
+/// How long before expiry to renew credentials that were valid for `lifetime` when they came:
+/// `MFAROLE_SERVER_MARGIN` (else 20 min), at most half the lifetime, as the man page says. (An
+/// explicit margin was once used whole: with 900 s credentials and `20m`, AssumeRole was called
+/// every 2 s.)
+fn lead(explicit: Option<Duration>, lifetime: time::Duration) -> Duration {
+    let half = Duration::try_from(lifetime / 2).unwrap_or(Duration::ZERO);
+    explicit.unwrap_or(DEFAULT_LEAD).min(half)
+}
+
+/// How long to sleep before renewing credentials that expire at `expires`, got at `issued`:
+/// until `lead` before expiry, and never less than [`RENEWAL_FLOOR`] after they came.
+fn wait(
+    expires: OffsetDateTime,
+    lead: Duration,
+    issued: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Duration {
+    let until_wake = Duration::try_from(expires - lead - now).unwrap_or(Duration::ZERO);
+    let floor_left = Duration::try_from(issued + RENEWAL_FLOOR - now).unwrap_or(Duration::ZERO);
+    until_wake.max(floor_left)
+}
 
 /// Variables of the parent that would make the child's SDK look elsewhere first.
 const SHADOWING: &[&str] = &[
@@ -77,15 +104,14 @@ pub fn run(
         credentials: Some(got.credentials.clone()),
         problem: None,
     }));
+    // Every thread is started before the child exists: none can fail to start while it runs
+    // and leave it without its endpoint.
     {
         let state = state.clone();
-        std::thread::spawn(move || endpoint.serve(state));
+        spawn("endpoint", move || endpoint.serve(state))?;
     }
-    // Subscribe before the child exists, so that no signal can end mfarole in between.
-    let mut signals = SignalsInfo::<WithOrigin>::new([
-        SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
-    ])
-    .map_err(|e| Error::io("cannot watch signals", e))?;
+    let forward = spawn_forwarder()?;
+    spawn_renewal(&state, run, profile, got.credentials)?;
     let mut child = vars
         .apply(Command::new(&program).args(&args))
         .spawn()
@@ -93,8 +119,34 @@ pub fn run(
             program: crate::error::clean(&program.to_string_lossy(), 100),
             source,
         })?;
-    let pid = rustix::process::Pid::from_raw(child.id() as i32);
-    std::thread::spawn(move || {
+    let _ = forward.send(child.id());
+    let status = child
+        .wait()
+        .map_err(|e| Error::io("cannot wait for the command", e))?;
+    drop(private);
+    Ok(exit_status(status))
+}
+
+/// Starts a thread, or says why it cannot be.
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<()> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map(drop)
+        .map_err(|e| Error::io(format!("cannot start the {name} thread"), e))
+}
+
+/// The thread that passes signals on to the child, once it is told the child's pid. It
+/// subscribes now, before the child exists, so that no signal can end mfarole in between.
+fn spawn_forwarder() -> Result<std::sync::mpsc::Sender<u32>> {
+    let mut signals = SignalsInfo::<WithOrigin>::new([
+        SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+    ])
+    .map_err(|e| Error::io("cannot watch signals", e))?;
+    let (tell, told) = std::sync::mpsc::channel::<u32>();
+    spawn("signals", move || {
+        let Ok(pid) = told.recv() else { return };
+        let pid = rustix::process::Pid::from_raw(pid as i32);
         for origin in signals.forever() {
             // A signal from the terminal went to the whole foreground group, the child too.
             let from_terminal = origin.process.is_none()
@@ -106,13 +158,8 @@ pub fn run(
                 let _ = rustix::process::kill_process(pid, sig);
             }
         }
-    });
-    spawn_renewal(&state, run, profile, got.credentials);
-    let status = child
-        .wait()
-        .map_err(|e| Error::io("cannot wait for the command", e))?;
-    drop(private);
-    Ok(exit_status(status))
+    })?;
+    Ok(tell)
 }
 
 /// The child's status as a shell reports it: its code, or 128+N when signal N ended it.
@@ -129,12 +176,17 @@ fn exit_status(status: std::process::ExitStatus) -> u8 {
 
 /// Starts the thread that keeps `state` fresh (see [`renew`]), with its own copies of what
 /// the run knows.
-fn spawn_renewal(state: &Arc<Mutex<http::State>>, run: Run, profile: &str, first: Credentials) {
+fn spawn_renewal(
+    state: &Arc<Mutex<http::State>>,
+    run: Run,
+    profile: &str,
+    first: Credentials,
+) -> Result<()> {
     let state = state.clone();
     let (opts, profile) = (renewal_options(run.opts), profile.to_string());
     let settings = run.settings.clone();
     let verbose = run.log.is_verbose();
-    std::thread::spawn(move || {
+    spawn("renewal", move || {
         let log = Log::new(verbose);
         let run = Run {
             opts: &opts,
@@ -142,7 +194,7 @@ fn spawn_renewal(state: &Arc<Mutex<http::State>>, run: Run, profile: &str, first
             log: &log,
         };
         renew(&state, first, run, &profile);
-    });
+    })
 }
 
 fn signal_of(n: i32) -> std::result::Result<rustix::process::Signal, ()> {
@@ -179,13 +231,8 @@ fn renew(state: &Mutex<http::State>, first: Credentials, run: Run, profile: &str
         let Some(expires) = current.expiration else {
             return; // long-term keys do not expire
         };
-        let lifetime = (expires - issued).max(time::Duration::ZERO);
-        let lead = explicit.unwrap_or_else(|| {
-            DEFAULT_LEAD.min(Duration::try_from(lifetime / 2).unwrap_or(DEFAULT_LEAD))
-        });
-        let wake = expires - lead;
-        let wait = (wake - OffsetDateTime::now_utc()).max(time::Duration::seconds(2));
-        std::thread::sleep(Duration::try_from(wait).unwrap_or(Duration::from_secs(2)));
+        let lead = lead(explicit, expires - issued);
+        std::thread::sleep(wait(expires, lead, issued, OffsetDateTime::now_utc()));
         set_problem(
             state,
             Some("mfarole is renewing the credentials (it may be asking for an MFA code on its terminal)".into()),
@@ -261,60 +308,30 @@ fn child_vars(
     )
 }
 
-/// A directory of mode 0700 under the temporary directory, holding the token file and the
-/// child's config files (0600); removed when the command ends.
-struct PrivateDir {
-    dir: PathBuf,
-    token_file: PathBuf,
-    config: PathBuf,
-    credentials: PathBuf,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl PrivateDir {
-    fn create(token: &str, region: Option<&str>) -> Result<PrivateDir> {
-        let dir = std::env::temp_dir().join(format!(
-            "mfarole-server-{}",
-            http::random_hex(8).map_err(|e| Error::io("cannot make a random name", e))?
-        ));
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        let made = PrivateDir {
-            token_file: dir.join("token"),
-            config: dir.join("config"),
-            credentials: dir.join("credentials"),
-            dir,
-        };
-        let config = match region {
-            Some(r) => format!("[default]\nregion = {r}\n"),
-            None => "[default]\n".to_string(),
-        };
-        for (path, text) in [
-            (&made.token_file, token),
-            (&made.config, config.as_str()),
-            (&made.credentials, ""),
-        ] {
-            write_new(path, text)
-                .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
-        }
-        Ok(made)
+    #[test]
+    fn an_explicit_margin_is_capped_at_half_the_lifetime_and_renewals_have_a_floor() {
+        let min = |m: i64| time::Duration::minutes(m);
+        let secs = Duration::from_secs;
+        // The margin of the report: 20m on 900 s credentials renewed every 2 s.
+        assert_eq!(lead(Some(secs(1200)), min(15)), secs(450));
+        assert_eq!(lead(None, min(15)), secs(450));
+        assert_eq!(lead(None, min(60)), DEFAULT_LEAD);
+        assert_eq!(lead(Some(secs(300)), min(60)), secs(300));
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(wait(now + min(15), secs(450), now, now), secs(450));
+        // Credentials of 4 s (or already expired) are renewed no sooner than the floor.
+        let short = now + time::Duration::seconds(4);
+        assert_eq!(
+            wait(short, lead(None, short - now), now, now),
+            RENEWAL_FLOOR
+        );
+        assert_eq!(wait(now - min(1), Duration::ZERO, now, now), RENEWAL_FLOOR);
+        // After a failed renewal, long past the floor, the next try is at once.
+        let later = now + min(20);
+        assert_eq!(wait(now + min(15), secs(450), now, later), Duration::ZERO);
     }
-}
-
-impl Drop for PrivateDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)?;
-    f.write_all(text.as_bytes())
 }

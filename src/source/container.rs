@@ -17,11 +17,15 @@ use crate::log::Log;
 use crate::net::Route;
 use crate::profile::Profile;
 use crate::settings::{ContainerVars, Settings};
+use crate::token_file::{self, Owner, Problem};
+use crate::url::PlainHttp;
 
 use super::{Fetch, Lookup, Provider, Source};
 
 const ATTEMPTS: u32 = 3;
 const TIMEOUT: Duration = Duration::from_secs(2);
+/// A token file longer than this is not a token.
+const TOKEN_LIMIT: u64 = 16 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Container {
@@ -78,42 +82,14 @@ fn container_url(profile: &str, vars: &ContainerVars) -> Result<String> {
             "has credential_source = EcsContainer, but neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set (is this an ECS task or an EKS pod?)",
         ));
     };
-    let shown = crate::error::clean(full, 100);
-    let bad =
-        |why: &str| Error::Setting(format!("AWS_CONTAINER_CREDENTIALS_FULL_URI={shown} {why}"));
-    let (scheme, rest) = full
-        .split_once("://")
-        .ok_or_else(|| bad("is not an http(s) URL"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    if host.is_empty() || full.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(bad("is not an http(s) URL"));
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(full.to_string()),
-        "http" if host_allowed(host) => Ok(full.to_string()),
-        "http" => Err(bad(
-            "uses plain http to a host that is neither loopback nor the ECS/EKS endpoint; use https",
-        )),
-        _ => Err(bad("is not an http(s) URL")),
-    }
-}
-
-fn host_allowed(host: &str) -> bool {
-    use std::net::IpAddr;
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    match host.parse::<IpAddr>() {
-        Ok(ip) if ip.is_loopback() => true,
-        Ok(ip) => ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"]
-            .iter()
-            .any(|a| a.parse::<IpAddr>().is_ok_and(|allowed| allowed == ip)),
-        Err(_) => false,
-    }
+    crate::url::judge(full, PlainHttp::LoopbackOrContainerHost)
+        .map(|_| full.to_string())
+        .map_err(|why| {
+            Error::Setting(format!(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI={} {why}",
+                crate::url::shown(full)
+            ))
+        })
 }
 
 fn fetch(
@@ -122,9 +98,13 @@ fn fetch(
     log: &Log,
     fail: impl Fn(String) -> Error,
 ) -> Result<Issued> {
+    // Judged again here, so that what is sent to is what was judged (the relative URI too).
+    let uri = crate::url::judge(url, PlainHttp::LoopbackOrContainerHost)
+        .map_err(|why| fail(format!("URL {} {why}", crate::url::shown(url))))?;
+    let url = crate::url::shown(url);
     let token = authorization(&settings.container).map_err(&fail)?;
     let agent = crate::net::agent(&settings.net, Route::Local(TIMEOUT))?;
-    let mut last = String::new();
+    let mut last = (String::new(), None);
     for attempt in 1..=ATTEMPTS {
         log.verbose(format_args!(
             "container credentials: GET {url} (attempt {attempt}/{ATTEMPTS}{})",
@@ -134,49 +114,77 @@ fn fetch(
                 ""
             }
         ));
-        let mut request = agent.get(url).header("accept", "application/json");
-        if let Some(t) = &token {
-            request = request.header("authorization", t.as_str());
-        }
-        match request.call() {
-            Err(e) => last = format!("{} ({url})", super::transport_text(&e)),
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                let body = super::read_body(&mut response).map_err(|e| {
-                    fail(format!(
-                        "answer from {url} broke off: {}",
-                        crate::error::io_text(&e)
-                    ))
-                })?;
-                if status == 200 {
-                    let credentials = super::parse_credentials(&body, OffsetDateTime::now_utc())
-                        .map_err(|why| fail(format!("at {url} {why}")))?;
-                    return Ok(Issued {
-                        credentials,
-                        arn: None,
-                    });
-                }
-                last = format!("at {url} answered {status}{}", error_text(&body));
-                if status < 500 && status != 429 {
-                    break;
-                }
+        match once(&agent, &uri, &url, token.as_deref()).map_err(&fail)? {
+            Attempt::Got(issued) => return Ok(issued),
+            Attempt::Again(why, said) => last = (why, said),
+            Attempt::Stop(why, said) => {
+                last = (why, said);
+                break;
             }
         }
         if attempt < ATTEMPTS {
             std::thread::sleep(Duration::from_millis(100 << attempt));
         }
     }
-    Err(fail(last))
+    Err(match last {
+        (why, None) => fail(why),
+        (why, Some(said)) => fail(why).quoting(said),
+    })
+}
+
+/// What one request came to: credentials, or why not (with what the endpoint said, which is
+/// shown but never stored), and whether another attempt may help.
+enum Attempt {
+    Got(Issued),
+    Again(String, Option<String>),
+    Stop(String, Option<String>),
+}
+
+/// One GET; `Err` is a failure no retry mends.
+fn once(
+    agent: &ureq::Agent,
+    uri: &ureq::http::Uri,
+    url: &str,
+    token: Option<&str>,
+) -> std::result::Result<Attempt, String> {
+    let mut request = agent.get(uri.clone()).header("accept", "application/json");
+    if let Some(t) = token {
+        request = request.header("authorization", t);
+    }
+    let mut response = match request.call() {
+        Ok(response) => response,
+        Err(e) => {
+            let why = format!("{} ({url})", super::transport_text(&e));
+            return Ok(Attempt::Again(why, None));
+        }
+    };
+    let status = response.status().as_u16();
+    let body = super::read_body(&mut response)
+        .map_err(|e| format!("answer from {url} broke off: {}", crate::error::io_text(&e)))?;
+    if status == 200 {
+        let credentials = super::parse_credentials(&body, OffsetDateTime::now_utc())
+            .map_err(|why| format!("at {url} {why}"))?;
+        return Ok(Attempt::Got(Issued {
+            credentials,
+            arn: None,
+        }));
+    }
+    let why = format!("at {url} answered {status}");
+    let said = error_text(&body, token);
+    Ok(if status < 500 && status != 429 {
+        Attempt::Stop(why, said)
+    } else {
+        Attempt::Again(why, said)
+    })
 }
 
 /// The token, read fresh: the file wins over the variable, as in the SDKs.
 fn authorization(vars: &ContainerVars) -> std::result::Result<Option<String>, String> {
     let token = match &vars.token_file {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+        Some(path) => Some(read_token_file(path).map_err(|why| {
             format!(
-                "token file {} (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) cannot be read: {}",
-                path.display(),
-                crate::error::io_text(&e)
+                "token file {} (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) {why}",
+                token_file::shown(path)
             )
         })?),
         None => vars.token.clone(),
@@ -190,23 +198,72 @@ fn authorization(vars: &ContainerVars) -> std::result::Result<Option<String>, St
     }
 }
 
-/// The endpoint's `{"code","message"}` error, cleaned; nothing when it is not that shape.
-fn error_text(body: &[u8]) -> String {
+/// The token file as the SDKs read it (whole, not trimmed), by the rules of every token file
+/// ([`token_file`]); an empty one is read once more (its writer may be rewriting it).
+fn read_token_file(path: &std::path::Path) -> std::result::Result<String, Problem> {
+    token_file::read_parsed(
+        path,
+        TOKEN_LIMIT,
+        Owner::Anyone,
+        |bytes| match String::from_utf8(bytes.to_vec()) {
+            Ok(t) if t.is_empty() => Err("is empty".to_string()),
+            Ok(t) => Ok(t),
+            Err(_) => Err("is not text".to_string()),
+        },
+    )
+}
+
+/// The endpoint's `{"code","message"}` error, cleaned and cut; nothing when it is not that
+/// shape. An endpoint may echo the request, token included: a message that holds any 8
+/// characters of the token in a row is not shown at all, a shorter token is blanked out where
+/// it stands alone.
+fn error_text(body: &[u8], token: Option<&str>) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct E {
         code: Option<String>,
         message: Option<String>,
     }
-    match serde_json::from_slice::<E>(body) {
-        Ok(E { code, message }) if code.is_some() || message.is_some() => format!(
-            ": {} {}",
-            crate::error::clean(code.as_deref().unwrap_or(""), 40),
-            crate::error::clean(message.as_deref().unwrap_or(""), 120)
-        )
-        .trim_end()
-        .to_string(),
-        _ => String::new(),
+    let E { code, message } = serde_json::from_slice::<E>(body).ok()?;
+    let text = format!(
+        "{} {}",
+        code.as_deref().unwrap_or(""),
+        message.as_deref().unwrap_or("")
+    );
+    let text = match token.filter(|t| !t.is_empty()) {
+        Some(t) if quotes(&text, t) => {
+            return Some("(its message quotes the authorization token: not shown)".into());
+        }
+        Some(t) => blank_word(&text, t),
+        None => text,
+    };
+    let shown = crate::error::clean(&text, 160);
+    (!shown.is_empty()).then_some(shown)
+}
+
+/// `text` with each occurrence of `word` that stands alone (not inside a longer word) blanked.
+fn blank_word(text: &str, word: &str) -> String {
+    let alone = |c: Option<char>| !c.is_some_and(|c| c.is_alphanumeric());
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let (before, after) = (&rest[..at], &rest[at + word.len()..]);
+        out.push_str(before);
+        let standalone = alone(before.chars().next_back()) && alone(after.chars().next());
+        out.push_str(if standalone { "…" } else { word });
+        rest = after;
     }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `text` holds 8 characters of `token` in a row (all of it, when it is shorter).
+fn quotes(text: &str, token: &str) -> bool {
+    let t = token.as_bytes();
+    if t.len() < 8 {
+        return false;
+    }
+    t.windows(8)
+        .any(|w| text.as_bytes().windows(8).any(|x| x == w))
 }
 
 #[cfg(test)]
@@ -230,9 +287,39 @@ mod tests {
     #[test]
     fn error_bodies_are_shown_cleaned() {
         assert_eq!(
-            error_text(br#"{"code":"AccessDenied","message":"bad\u001b[31m token"}"#),
-            ": AccessDenied bad [31m token"
+            error_text(
+                br#"{"code":"AccessDenied","message":"bad\u001b[31m token"}"#,
+                None
+            )
+            .as_deref(),
+            Some("AccessDenied bad [31m token")
         );
-        assert_eq!(error_text(b"<html>"), "");
+        assert_eq!(error_text(b"<html>", None), None);
+        let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(500));
+        assert_eq!(
+            error_text(long.as_bytes(), None).unwrap().chars().count(),
+            161
+        );
+    }
+
+    #[test]
+    fn an_echoed_token_is_never_shown() {
+        let token = "Bearer-0123456789abcdef";
+        for body in [
+            r#"{"code":"Unauthorized","message":"token Bearer-0123456789abcdef is not valid"}"#,
+            r#"{"code":"Unauthorized","message":"token 0123456789ab… is not valid"}"#,
+            r#"{"code":"Bearer-0123456789abcdef"}"#,
+        ] {
+            let shown = error_text(body.as_bytes(), Some(token)).unwrap();
+            assert!(!shown.contains("01234567"), "{shown}");
+        }
+        assert_eq!(
+            error_text(br#"{"message":"abc wrong, abcd"}"#, Some("abc")).as_deref(),
+            Some("… wrong, abcd")
+        );
+        assert_eq!(
+            error_text(br#"{"message":"bad token"}"#, Some("tok")).as_deref(),
+            Some("bad token")
+        );
     }
 }

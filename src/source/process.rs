@@ -6,19 +6,23 @@
 //! profile ends at once instead of recursing. Bounded by `MFAROLE_CREDENTIAL_PROCESS_TIMEOUT`.
 //! Its output is cached only when it says when it expires; long-term keys never touch the disk.
 
-use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::child::Output;
 use crate::creds::Issued;
 use crate::error::{Error, Result};
 use crate::profile::Profile;
 use crate::settings::RUNNING;
 
 use super::{Fetch, Lookup, Provider, Source};
+
+/// The longest answer read: a Version 1 JSON is a few hundred bytes, a few KiB with a long
+/// session token.
+const ANSWER_LIMIT: usize = 256 * 1024;
 
 /// `credential_process`: the command line as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,64 +103,51 @@ fn run(
                 crate::error::io_text(&e)
             ))
         })?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = (&mut stdout).take(256 * 1024).read_to_end(&mut v);
-        v
-    });
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut v);
-        v
-    });
-    let status = match crate::child::wait_bounded(&mut child, timeout, true) {
-        Ok(crate::child::Waited::Exited(status)) => status,
-        Ok(crate::child::Waited::TimedOut) => {
-            return Err(fail(format!(
-                "gave no answer within {}s (MFAROLE_CREDENTIAL_PROCESS_TIMEOUT)",
-                timeout.as_secs()
-            )));
-        }
-        Err(e) => return Err(fail(format!("failed: {}", crate::error::io_text(&e)))),
-    };
-    let out = out.join().unwrap_or_default();
-    let err = err.join().unwrap_or_default();
-    answer(status, &out, &err).map_err(fail)
+    match crate::child::run_bounded(&mut child, timeout, true, ANSWER_LIMIT) {
+        Ok(crate::child::Ended::Exited(output)) => answer(&output, &fail),
+        Ok(crate::child::Ended::TimedOut) => Err(fail(format!(
+            "gave no answer within {}s (MFAROLE_CREDENTIAL_PROCESS_TIMEOUT)",
+            timeout.as_secs()
+        ))),
+        Err(e) => Err(fail(format!("failed: {}", crate::error::io_text(&e)))),
+    }
 }
 
 /// The process's answer: its status, then its stdout as the Version 1 JSON. Its stdout is
-/// never shown; a failure shows the first line of its stderr.
-fn answer(
-    status: std::process::ExitStatus,
-    out: &[u8],
-    err: &[u8],
-) -> std::result::Result<Issued, String> {
-    if !status.success() {
-        let how = crate::child::how_it_ended(status);
-        let first = String::from_utf8_lossy(err)
+/// never shown; a failure shows the first line of its stderr, after mfarole's own words (which
+/// are all a failure marker keeps).
+fn answer(output: &Output, fail: &impl Fn(String) -> Error) -> Result<Issued> {
+    if output.stdout_over_limit {
+        return Err(fail(format!(
+            "printed an answer longer than the limit ({ANSWER_LIMIT} bytes); have it print only the Version 1 JSON"
+        )));
+    }
+    if !output.status.success() {
+        let how = crate::child::how_it_ended(output.status);
+        let first = String::from_utf8_lossy(&output.stderr)
             .lines()
             .map(str::trim)
             .find(|l| !l.is_empty())
             .map(|l| crate::error::clean(l, 160))
             .unwrap_or_default();
         return Err(if first.is_empty() {
-            format!("{how} (it printed nothing on stderr)")
+            fail(format!("{how} (it printed nothing on stderr)"))
         } else {
-            format!("{how}: {first}")
+            fail(how).quoting(first)
         });
     }
+    let out = &output.stdout;
+    // botocore compares with `!= 1`, so 1.0 is a Version 1 answer too.
     let version = serde_json::from_slice::<serde_json::Value>(out)
         .ok()
-        .and_then(|v| v.get("Version").cloned());
-    if version != Some(serde_json::Value::from(1)) {
-        return Err(format!(
+        .and_then(|v| v.get("Version").and_then(serde_json::Value::as_f64));
+    if version != Some(1.0) {
+        return Err(fail(format!(
             "printed {} bytes that are not the Version 1 JSON credential_process gives",
             out.len()
-        ));
+        )));
     }
-    let credentials = super::parse_credentials(out, OffsetDateTime::now_utc())?;
+    let credentials = super::parse_credentials(out, OffsetDateTime::now_utc()).map_err(fail)?;
     Ok(Issued {
         credentials,
         arn: None,
@@ -230,6 +221,60 @@ pub fn split_command(cmd: &str) -> std::result::Result<Vec<String>, &'static str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn output(code: i32, stdout: &str, stderr: &str) -> Output {
+        Output {
+            status: std::process::ExitStatus::from_raw(code << 8),
+            stdout: stdout.as_bytes().to_vec(),
+            stdout_over_limit: false,
+            stderr: stderr.as_bytes().to_vec(),
+        }
+    }
+
+    fn fail(message: String) -> Error {
+        Error::Source {
+            profile: "p".into(),
+            what: "credential_process",
+            message,
+        }
+    }
+
+    #[test]
+    fn version_one_may_be_written_as_a_float() {
+        for version in ["1", "1.0"] {
+            let json =
+                format!(r#"{{"Version":{version},"AccessKeyId":"AKIA1","SecretAccessKey":"s"}}"#);
+            assert!(answer(&output(0, &json, ""), &fail).is_ok(), "{version}");
+        }
+        for version in ["2", "\"1\"", "1.5"] {
+            let json =
+                format!(r#"{{"Version":{version},"AccessKeyId":"AKIA1","SecretAccessKey":"s"}}"#);
+            assert!(answer(&output(0, &json, ""), &fail).is_err(), "{version}");
+        }
+    }
+
+    #[test]
+    fn a_long_answer_is_said_to_be_over_the_limit() {
+        let mut long = output(0, "{", "");
+        long.stdout_over_limit = true;
+        let e = answer(&long, &fail).unwrap_err().to_string();
+        assert!(e.contains("longer than the limit (262144 bytes)"), "{e}");
+    }
+
+    #[test]
+    fn its_stderr_is_shown_but_is_not_mfaroles_own_words() {
+        let e = answer(&output(3, "", "\nvault said: hunter2\nmore"), &fail).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "profile 'p': credential_process exited with status 3: vault said: hunter2"
+        );
+        assert_eq!(
+            e.own_words(),
+            "profile 'p': credential_process exited with status 3"
+        );
+        assert_eq!(e.code(), 125);
+    }
 
     #[test]
     fn commands_split_like_a_posix_shell_without_expansion() {

@@ -10,11 +10,11 @@
 //! and `sso_region`), or the legacy form with both in the profile; and `sso_account_id` +
 //! `sso_role_name` in the profile.
 
-use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
+use ureq::http::Uri;
 
 use crate::cache::Cache;
 use crate::creds::{Credentials, Issued};
@@ -23,6 +23,8 @@ use crate::log::Log;
 use crate::net::Route;
 use crate::profile::Profile;
 use crate::settings::Settings;
+use crate::token_file::{self, Owner, Problem};
+use crate::url::PlainHttp;
 
 use super::{Fetch, Lookup, Provider, Source};
 
@@ -50,9 +52,11 @@ impl Sso {
     }
 }
 
-/// A profile with `sso_session` or `sso_start_url` is an IAM Identity Center profile.
+/// A profile with `sso_account_id` or `sso_role_name` is an IAM Identity Center profile, and
+/// then needs all four settings, `sso_start_url` and `sso_region` from the `[sso-session]`
+/// that `sso_session` names (botocore's `SSOProvider._load_sso_config`).
 pub fn own(profile: &Profile, lookup: &Lookup) -> Result<Option<Source>> {
-    if profile.get("sso_session").is_none() && profile.get("sso_start_url").is_none() {
+    if profile.get("sso_account_id").is_none() && profile.get("sso_role_name").is_none() {
         return Ok(None);
     }
     use sha1::Digest;
@@ -76,6 +80,16 @@ pub fn own(profile: &Profile, lookup: &Lookup) -> Result<Option<Source>> {
                 ));
             };
             let what = format!("[sso-session {shown}]");
+            for key in ["sso_start_url", "sso_region"] {
+                if let (Some(mine), Some(theirs)) = (profile.get(key), section.get(key))
+                    && mine != theirs
+                {
+                    return Err(Error::profile(
+                        &profile.name,
+                        format!("sets {key} to another value than {what} does; keep one"),
+                    ));
+                }
+            }
             (
                 Some(name.to_string()),
                 need(section, "sso_start_url", &what)?,
@@ -179,8 +193,11 @@ fn fetch(
         token = read_token(path).map_err(|why| fail(format!("{why}; run '{}'", login())))?;
         let now = OffsetDateTime::now_utc();
         if token.expires_at - REFRESH_WINDOW <= now {
-            match refresh(sso, settings, path, &token, log) {
-                Ok(fresh) => token = fresh,
+            match refresh(sso, settings, &token, log) {
+                Ok(fresh) => {
+                    save(path, &fresh, log, &login());
+                    token = fresh;
+                }
                 Err(why) if token.expires_at > now + time::Duration::seconds(30) => log.verbose(
                     format_args!("the token could not be refreshed ({why}); it is still valid"),
                 ),
@@ -228,37 +245,19 @@ pub(crate) struct Token {
     json: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The AWS CLI's token file, by the rules of every token file ([`token_file`]): never blocked by
+/// a FIFO, a regular file, at most 256 KiB; a symlink followed, as botocore does, to a file
+/// that must be the user's own; read once more when it does not parse (the CLI rewriting it).
 fn read_token(path: &Path) -> std::result::Result<Token, String> {
-    let shown = path.display();
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!("no login found ({shown} does not exist)"));
-        }
-        Err(e) => {
-            return Err(format!(
-                "cannot read {shown}: {}",
-                crate::error::io_text(&e)
-            ));
-        }
-    };
-    let meta = file.metadata().map_err(|e| crate::error::io_text(&e))?;
-    if !meta.is_file() {
-        return Err(format!("{shown} is not a regular file"));
-    }
-    if meta.uid() != rustix::process::geteuid().as_raw() {
-        return Err(format!("{shown} belongs to uid {}, not to you", meta.uid()));
-    }
-    let mut text = Vec::new();
-    (&file)
-        .take(256 * 1024)
-        .read_to_end(&mut text)
-        .map_err(|e| format!("cannot read {shown}: {}", crate::error::io_text(&e)))?;
-    parse_token(&text, &shown.to_string())
+    let shown = token_file::shown(path);
+    token_file::read_parsed(path, 256 * 1024, Owner::Me, |bytes| {
+        parse_token(bytes, &shown)
+    })
+    .map_err(|problem| match problem {
+        Problem::Missing => format!("no login found ({shown} does not exist)"),
+        Problem::Bad(why) => why,
+        other => format!("{shown} {other}"),
+    })
 }
 
 /// The token file's contents, as the AWS CLI writes them; `shown` names the file in errors.
@@ -292,25 +291,19 @@ fn parse_expiry(text: &str) -> Option<OffsetDateTime> {
 }
 
 /// The configured URL of `service` (`AWS_ENDPOINT_URL_SSO[_OIDC]`, `AWS_ENDPOINT_URL`), else
-/// AWS's; plain http only to loopback.
+/// AWS's, judged as every URL that gets a secret is ([`crate::url`]).
 fn endpoint(configured: Option<&str>, default: String) -> std::result::Result<String, String> {
     let url = configured.map_or(default, |u| u.trim_end_matches('/').to_string());
-    let host = url
-        .strip_prefix("http://")
-        .map(|rest| rest.split(['/', ':']).next().unwrap_or(""));
-    match host {
-        Some(h)
-            if h != "localhost"
-                && !h
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback()) =>
-        {
-            Err(format!(
-                "{url} uses plain http to a host that is not loopback; use https"
-            ))
-        }
-        _ => Ok(url),
-    }
+    crate::url::judge(&url, PlainHttp::Loopback)
+        .map(|_| url.clone())
+        .map_err(|why| format!("{} {why}", crate::url::shown(&url)))
+}
+
+/// `base` + `rest`, judged again whole: the request goes to the URL that was judged.
+fn request_uri(base: &str, rest: &str) -> std::result::Result<Uri, String> {
+    let url = format!("{base}{rest}");
+    crate::url::judge(&url, PlainHttp::Loopback)
+        .map_err(|why| format!("{} {why}", crate::url::shown(&url)))
 }
 
 /// The portal and the token service are remote AWS services: proxies, `AWS_CA_BUNDLE` and
@@ -345,17 +338,20 @@ fn role_credentials(
         endpoints.configured(endpoints.sso.as_deref()),
         format!("https://portal.sso.{}.amazonaws.com", sso.region),
     )?;
-    let url = format!(
-        "{base}/federation/credentials?account_id={}&role_name={}",
-        encode(&sso.account_id),
-        encode(&sso.role_name)
-    );
+    let uri = request_uri(
+        &base,
+        &format!(
+            "/federation/credentials?account_id={}&role_name={}",
+            encode(&sso.account_id),
+            encode(&sso.role_name)
+        ),
+    )?;
     log.verbose(format_args!(
         "GetRoleCredentials {} in account {} → {base}",
         sso.role_name, sso.account_id
     ));
     let mut response = agent(settings)?
-        .get(&url)
+        .get(uri)
         .header("x-amz-sso_bearer_token", token)
         .call()
         .map_err(|e| {
@@ -446,11 +442,10 @@ fn encode(v: &str) -> String {
         .collect()
 }
 
-/// CreateToken with the refresh-token grant, then the CLI's file rewritten atomically.
+/// CreateToken with the refresh-token grant: the new token, for [`save`] to write.
 fn refresh(
     sso: &Sso,
     settings: &Settings,
-    path: &Path,
     token: &Token,
     log: &Log,
 ) -> std::result::Result<Token, String> {
@@ -491,7 +486,7 @@ fn refresh(
     })
     .to_string();
     let mut response = agent(settings)?
-        .post(&format!("{base}/token"))
+        .post(request_uri(&base, "/token")?)
         .header("content-type", "application/json")
         .send(&body)
         .map_err(|e| format!("CreateToken at {base}: {}", super::transport_text(&e)))?;
@@ -503,19 +498,24 @@ fn refresh(
             portal_message(&answer)
         ));
     }
-    let fresh = renewed(token, &answer)?;
-    rewrite(
-        path,
-        &serde_json::Value::Object(fresh.json.clone()).to_string(),
-    )
-    .map_err(|e| {
-        format!(
-            "cannot rewrite {}: {}",
-            path.display(),
-            crate::error::io_text(&e)
-        )
-    })?;
-    Ok(fresh)
+    renewed(token, &answer)
+}
+
+/// Writes a refreshed token back to the CLI's file. When that fails (a read-only cache
+/// directory), the run still uses the token it holds: CreateToken may have spent the refresh
+/// token on disk, so failing the run would leave the user nothing but a new login. It says so,
+/// and what to do when this token ends. (The rule for every file mfarole rewrites for another
+/// tool.)
+fn save(path: &Path, fresh: &Token, log: &Log, login: &str) {
+    let text = serde_json::Value::Object(fresh.json.clone()).to_string();
+    if let Err(e) = rewrite(path, &text) {
+        log.warn(format_args!(
+            "cannot update {} with the refreshed login ({}); this run uses it, but the file keeps the old one: when this login expires at {}, run '{login}'",
+            token_file::shown(path),
+            crate::error::io_text(&e),
+            crate::cache::show_time(fresh.expires_at)
+        ));
+    }
 }
 
 /// The token file's contents after CreateToken answered `answer`: every field the CLI wrote,
@@ -559,10 +559,12 @@ fn renewed(token: &Token, answer: &[u8]) -> std::result::Result<Token, String> {
     })
 }
 
-/// Replaces the CLI's file with a new one of the same mode (at most 0600).
+/// Replaces the CLI's file with a new one of the same mode (at most 0600). A symlinked file
+/// (read only when its target is the user's) is replaced at its target, so the link stays.
 fn rewrite(path: &Path, text: &str) -> std::io::Result<()> {
-    let mode = std::fs::symlink_metadata(path)?.permissions().mode() & 0o777;
-    crate::atomic::write_private(path, text.as_bytes(), mode)
+    let target = std::fs::canonicalize(path)?;
+    let mode = std::fs::metadata(&target)?.permissions().mode() & 0o777;
+    crate::atomic::write_private(&target, text.as_bytes(), mode)
 }
 
 #[cfg(test)]

@@ -5,13 +5,18 @@
 //! (+ `AWS_ROLE_SESSION_NAME`), as botocore's default chain has it. The token file is read
 //! each time the step runs, because whoever writes it rotates it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::creds::Issued;
 use crate::error::{Error, Result};
 use crate::profile::{Profile, check_arn, check_session_name};
 
+use crate::token_file::{self, Owner, Problem};
+
 use super::{Fetch, Lookup, Provider, Source};
+
+/// STS takes a WebIdentityToken of at most 20,000 characters; the file may hold a line break.
+const TOKEN_LIMIT: u64 = 20_000 + 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebIdentity {
@@ -35,6 +40,12 @@ pub fn own(profile: &Profile, lookup: &Lookup) -> Result<Option<Source>> {
         ));
     };
     check_arn(&profile.name, &role_arn)?;
+    if file.chars().any(char::is_control) {
+        return Err(Error::profile(
+            &profile.name,
+            "web_identity_token_file holds a line break or another control character; an indented line after it continues its value, so unindent the next setting",
+        ));
+    }
     let session_name = from_env(&vars.session_name).or_else(|| get("role_session_name"));
     check_session_name(&profile.name, session_name.as_deref())?;
     Ok(Some(Source::WebIdentity(WebIdentity {
@@ -74,17 +85,8 @@ impl Provider for WebIdentity {
 
     fn fetch(&self, ctx: &Fetch) -> Result<Issued> {
         let fail = ctx.fail("web identity token file");
-        let token = std::fs::read_to_string(&self.token_file).map_err(|e| {
-            fail(format!(
-                "{} cannot be read: {}",
-                self.token_file.display(),
-                crate::error::io_text(&e)
-            ))
-        })?;
-        let token = token.trim();
-        if token.is_empty() {
-            return Err(fail(format!("{} is empty", self.token_file.display())));
-        }
+        let token = read_token(&self.token_file)
+            .map_err(|why| fail(format!("{} {why}", token_file::shown(&self.token_file))))?;
         ctx.sts.call(&crate::sts::Request {
             action: "AssumeRoleWithWebIdentity",
             profile: ctx.profile,
@@ -96,10 +98,22 @@ impl Provider for WebIdentity {
                         .clone()
                         .unwrap_or_else(|| ctx.session_name.to_string()),
                 ),
-                ("WebIdentityToken", token.to_string()),
+                ("WebIdentityToken", token),
             ],
             credentials: None,
             carries_mfa: false,
         })
     }
+}
+
+/// The token, read whenever the step runs (its writer rotates it): a regular file, not empty,
+/// read once more when it is (a writer caught rewriting it).
+fn read_token(path: &Path) -> Result<String, Problem> {
+    token_file::read_parsed(path, TOKEN_LIMIT, Owner::Anyone, |bytes| {
+        let text = std::str::from_utf8(bytes).map_err(|_| "is not text".to_string())?;
+        match text.trim() {
+            "" => Err("is empty".to_string()),
+            token => Ok(token.to_string()),
+        }
+    })
 }

@@ -2,10 +2,6 @@
 //! AWS SDKs resolve them, with plain HTTP allowed only to loopback hosts so that keys and
 //! codes never cross a network in the clear.
 
-use std::net::IpAddr;
-
-use ureq::http::Uri;
-
 use crate::error::{Error, Result, clean};
 use crate::settings::EndpointSettings;
 
@@ -95,39 +91,23 @@ impl Endpoint {
     }
 }
 
-/// Accepts `https://` anywhere and `http://` only for loopback hosts, and makes sure there is
-/// a path.
+/// Accepts `https://` anywhere and `http://` only for loopback hosts, judged as every URL
+/// that gets a secret is ([`crate::url`]), and makes sure there is a path.
 fn check_url(url: &str) -> Result<String> {
     let bad = |message: &str| Error::Endpoint {
-        endpoint: clean(url, 100),
+        endpoint: crate::url::shown(url),
         message: message.to_string(),
     };
-    let uri: Uri = url.parse().map_err(|_| bad("not a valid URL"))?;
-    let host = uri.host().ok_or_else(|| bad("the URL has no host"))?;
+    let uri = crate::url::judge(url, crate::url::PlainHttp::Loopback)
+        .map_err(|why| bad(&format!("the URL {why}")))?;
     if uri.query().is_some() {
         return Err(bad("the URL must not have a query string"));
-    }
-    match uri.scheme_str() {
-        Some("https") => {}
-        Some("http") if is_loopback(host) => {}
-        Some("http") => {
-            return Err(bad(
-                "plain http is allowed only for loopback hosts; use https so that keys are not sent in the clear",
-            ));
-        }
-        _ => return Err(bad("the URL must start with https://")),
     }
     let mut out = url.to_string();
     if uri.path().is_empty() || uri.path() == "/" && !url.ends_with('/') {
         out.push('/');
     }
     Ok(out)
-}
-
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -230,7 +210,10 @@ mod tests {
             assert!(check_url(bad).is_err(), "{bad}");
         }
         let e = check_url("http://10.1.2.3/").unwrap_err().to_string();
-        assert!(e.contains("plain http is allowed only for loopback"), "{e}");
+        assert!(
+            e.contains("plain http to a host that is not loopback"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -306,7 +306,7 @@ fn plain_http_to_a_remote_host_is_refused() {
     sb.run(&["exec", "plain", "--", "true"])
         .code(125)
         .one_error_line()
-        .stderr_has("plain http is allowed only for loopback hosts");
+        .stderr_has("plain http to a host that is not loopback");
 }
 
 #[test]

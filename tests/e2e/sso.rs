@@ -7,6 +7,7 @@ use crate::support::{self, Moto, Out, Reply, Req, Sandbox, Stub, WHOAMI, json, r
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 const ACCOUNT: &str = "123456789012";
 
@@ -419,4 +420,98 @@ fn the_portal_honours_aws_ca_bundle() {
         .one_error_line();
     let sb = sb.env("AWS_CA_BUNDLE", ca);
     whoami(&sb, "sso").ok().stdout_has("assumed-role/plain/src");
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+#[test]
+fn a_refreshed_login_that_cannot_be_written_back_is_still_used() {
+    use std::os::unix::process::CommandExt;
+    let moto = Moto::shared();
+    let portal = portal(role_credentials(moto), "access-old");
+    let sb = sso_sandbox(moto, &portal);
+    // Five minutes left: refreshed; the refresh token on disk is spent by it.
+    let path = write_token(&sb, "my-sso", login("access-old", &rfc3339_in(300)));
+    let dir = path.parent().unwrap().to_path_buf();
+    let mut cmd = sb.command(&["env", "--format", "process", "sso"]);
+    if is_root() {
+        // Root writes anywhere: run as nobody, whose token file sits in root's directory.
+        std::fs::create_dir_all(&sb.cache).unwrap();
+        std::os::unix::fs::chown(&sb.cache, Some(65534), Some(65534)).unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        cmd.uid(65534).gid(65534);
+    } else {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+    }
+    let out = Out::of(
+        &["env sso (read-only token directory)"],
+        cmd.output().unwrap(),
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    out.ok()
+        .stdout_has("AccessKeyId")
+        .stderr_has("warning: cannot update")
+        .stderr_has("run 'aws sso login --sso-session my-sso'")
+        .stderr_lacks("access-refreshed");
+    assert_eq!(portal.stub.count("POST", "/token"), 1);
+    let file = std::fs::read_to_string(&path).unwrap();
+    assert!(file.contains("access-old"), "{file}");
+}
+
+#[test]
+fn a_symlinked_token_file_is_followed_to_a_file_of_the_users() {
+    let moto = Moto::shared();
+    let portal = portal(role_credentials(moto), "access-old");
+    let sb = sso_sandbox(moto, &portal);
+    // The real file elsewhere and the CLI's name a link to it, as a dotfile manager leaves it;
+    // five minutes left, so it is refreshed through the link.
+    let link = write_token(&sb, "my-sso", login("access-old", &rfc3339_in(300)));
+    let real = sb.dir.path().join("real-token.json");
+    std::fs::rename(&link, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    sb.run(&["env", "--format", "process", "sso"])
+        .ok()
+        .stdout_has("AccessKeyId");
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().is_symlink(),
+        "the link was replaced"
+    );
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    assert_eq!(file["accessToken"], portal.token.lock().unwrap().as_str());
+    assert_eq!(std::fs::metadata(&real).unwrap().mode() & 0o777, 0o600);
+    if is_root() {
+        // A link to a file of another user is refused, and says why.
+        std::os::unix::fs::chown(&real, Some(65534), Some(65534)).unwrap();
+        sb.run(&["exec", "--refresh", "sso", "--", "true"])
+            .code(125)
+            .one_error_line()
+            .stderr_has("is a symlink to a file of uid 65534, not to you");
+    }
+}
+
+#[test]
+fn a_fifo_as_the_token_file_blocks_neither_exec_nor_list() {
+    let moto = Moto::shared();
+    let portal = portal(role_credentials(moto), "access-1");
+    let sb = sso_sandbox(moto, &portal);
+    let path = write_token(&sb, "my-sso", login("access-1", &rfc3339_in(3600)));
+    std::fs::remove_file(&path).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    support::bounded(&sb, &["exec", "sso", "--", "true"], Duration::from_secs(10))
+        .expect("exec blocked on the FIFO")
+        .code(125)
+        .one_error_line()
+        .stderr_has("is not a regular file");
+    support::bounded(&sb, &["list"], Duration::from_secs(10))
+        .expect("list blocked on the FIFO")
+        .ok()
+        .stdout_has("no usable login");
+    assert_eq!(portal.stub.requests.lock().unwrap().len(), 0);
 }

@@ -915,3 +915,31 @@ pub fn parallel(sb: &Sandbox, n: usize, args: &[&str]) -> Vec<Out> {
         .map(|c| Out::of(args, c.wait_with_output().unwrap()))
         .collect()
 }
+
+/// Runs mfarole with `args` in `sb`, under a 2 GiB address-space limit (a build that read
+/// `/dev/zero` would run out of it, not take the machine's memory) and killed after `limit` (a
+/// build that blocked on a FIFO would never end): `None` when it had to be killed.
+pub fn bounded(sb: &Sandbox, args: &[&str], limit: Duration) -> Option<Out> {
+    let mut child = Command::new("prlimit")
+        .arg("--as=2147483648")
+        .arg("--")
+        .arg(BIN)
+        .args(args)
+        .env_clear()
+        .envs(sb.base_env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if child.try_wait().unwrap().is_some() {
+            return Some(Out::of(args, child.wait_with_output().unwrap()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
