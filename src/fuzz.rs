@@ -1,6 +1,6 @@
 //! Mutation fuzzing of everything that reads untrusted bytes: the INI parser and profile
 //! resolution, the STS XML parsers, the cache entry parser, the JSON credential answers of
-//! processes and endpoints, and the text cleaner.
+//! processes and endpoints, the judgement of URLs that get a secret, and the text cleaner.
 //!
 //! It runs as a unit test (so it reaches private functions of a binary crate) and in CI, with
 //! `MFAROLE_FUZZ_ITERS` mutations per target (default 2000; `MFAROLE_FUZZ_ITERS=200000 cargo
@@ -71,6 +71,12 @@ const TOKENS: &[&[u8]] = &[
     b"key ",
     b"mfarole-cache v1\n",
     b"\xe2\x80\xae",
+    b"@",
+    b"://",
+    b"HTTP://",
+    b"[::1]",
+    b"%40",
+    b"localhost.",
 ];
 
 fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
@@ -189,6 +195,12 @@ fn fuzz_credential_json() {
 #[test]
 fn fuzz_sso_token_files() {
     fuzz("sso", crate::fuzz_targets::sso_token);
+}
+
+#[test]
+fn fuzz_url_judgement() {
+    // Every URL mfarole sends a secret to: STS, the container endpoint, the SSO endpoints.
+    fuzz("url", crate::fuzz_targets::url);
 }
 
 #[test]

@@ -164,3 +164,47 @@ pub fn endpoint_request(data: &[u8]) {
     );
     assert_eq!(body.contains("servedsecret"), allowed);
 }
+
+/// The judgement of every URL mfarole sends a secret to: what it accepts has a host and no user
+/// info, is http(s), and over plain http goes only to a host that a second, independent reading
+/// of the parsed host finds to be loopback (or, for the container endpoint, its link-local
+/// hosts); the host judged is the host ureq's parser gives. What messages show of any URL is
+/// one line without control characters and without user info.
+pub fn url(data: &[u8]) {
+    use crate::url::{PlainHttp, judge, shown};
+    let text = String::from_utf8_lossy(data);
+    for plain in [PlainHttp::Loopback, PlainHttp::LoopbackOrContainerHost] {
+        let Ok(uri) = judge(&text, plain) else {
+            continue;
+        };
+        let authority = uri.authority().expect("a judged URL has an authority");
+        assert!(!authority.as_str().contains('@'), "{text:?}");
+        let host = uri.host().expect("a judged URL has a host");
+        assert!(!host.is_empty());
+        let again: ureq::http::Uri = text.parse().expect("a judged URL parses");
+        assert_eq!(again.host(), Some(host));
+        let scheme = uri.scheme_str().unwrap_or("").to_ascii_lowercase();
+        assert!(scheme == "https" || scheme == "http", "{text:?}");
+        if scheme == "http" {
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let ip = bare.parse::<std::net::IpAddr>().ok();
+            let container = ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"]
+                .iter()
+                .any(|a| a.parse::<std::net::IpAddr>().ok() == ip && ip.is_some());
+            let loopback = bare.eq_ignore_ascii_case("localhost")
+                || ip.is_some_and(|ip| ip.to_canonical().is_loopback());
+            assert!(
+                loopback || (plain == PlainHttp::LoopbackOrContainerHost && container),
+                "plain http to {host} for {text:?}"
+            );
+        }
+    }
+    let line = shown(&text);
+    assert!(!line.chars().any(char::is_control), "{line:?}");
+    if let Some((_, rest)) = line.split_once("://") {
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        if let Some(at) = authority.rfind('@') {
+            assert_eq!(&authority[..at], "…", "user info shown: {line:?}");
+        }
+    }
+}
