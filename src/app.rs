@@ -24,9 +24,7 @@ pub fn run(cmd: Command, env: &Environ) -> Result<u8> {
     let settings = || Settings::from_env(env);
     match cmd {
         Command::Help(sub) => print_out(&crate::cli::help(sub)).map(|()| 0),
-        Command::Version => {
-            print_out(concat!("mfarole ", env!("CARGO_PKG_VERSION"), "\n")).map(|()| 0)
-        }
+        Command::Version => print_out(&version()).map(|()| 0),
         Command::Completions(shell) => print_out(&crate::output::completions(shell)).map(|()| 0),
         Command::Exec {
             opts,
@@ -52,6 +50,18 @@ pub fn run(cmd: Command, env: &Environ) -> Result<u8> {
         Command::List { verbose, names } => list(&settings()?, verbose, names).map(|()| 0),
         Command::Clear { profile, verbose } => clear(&settings()?, profile, verbose).map(|()| 0),
     }
+}
+
+/// `mfarole 0.1.0 (static)`: the version, and whether this is the static build (no loader, no
+/// library: the release archive and the `.deb`) or the usual dynamic one (`cargo install`), as
+/// people paste this line into bug reports.
+fn version() -> String {
+    let build = if cfg!(target_feature = "crt-static") {
+        "static"
+    } else {
+        "dynamic"
+    };
+    format!("mfarole {} ({build})\n", env!("CARGO_PKG_VERSION"))
 }
 
 fn ctx<'a>(opts: &'a Options, settings: &'a Settings, log: &'a Log) -> Run<'a> {

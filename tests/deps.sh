@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what mfarole's tests need and is missing on this machine: moto (STS), the AWS CLI
 # and boto3 (real clients as children and callers), tmux (a real terminal), fish and zsh
-# (eval and completion tests), make and setsid. Safe to run again: it installs only what is missing.
+# (eval and completion tests), make and setsid; for the release packaging tests, cargo-deb
+# (crates.io), lintian, dpkg-dev and man-db. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 apt_missing=()
@@ -10,6 +11,9 @@ command -v fish >/dev/null 2>&1 || apt_missing+=(fish)
 command -v zsh >/dev/null 2>&1 || apt_missing+=(zsh)
 command -v make >/dev/null 2>&1 || apt_missing+=(make)
 command -v setsid >/dev/null 2>&1 || apt_missing+=(util-linux)
+command -v lintian >/dev/null 2>&1 || apt_missing+=(lintian)
+command -v dpkg-shlibdeps >/dev/null 2>&1 || apt_missing+=(dpkg-dev)
+command -v man >/dev/null 2>&1 || apt_missing+=(man-db)
 command -v hyperfine >/dev/null 2>&1 || [ -z "${MFAROLE_BENCH:-}" ] || apt_missing+=(hyperfine)
 [ -x /usr/bin/time ] || [ -z "${MFAROLE_BENCH:-}" ] || apt_missing+=(time)
 if [ ${#apt_missing[@]} -gt 0 ]; then
@@ -27,4 +31,13 @@ if [ ${#pip_missing[@]} -gt 0 ]; then
     echo "tests/deps.sh: installing ${pip_missing[*]}" >&2
     python3 -m pip install -q "${pip_missing[@]}"
     command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi
+
+# cargo-deb builds the .deb of packaging/release.sh. Built from source: about 3 minutes on 2
+# cores, a 7 MB binary in ~/.cargo/bin. Where it cannot be installed, tests/e2e/packaging.rs
+# skips the .deb with that reason.
+if ! cargo deb --version >/dev/null 2>&1; then
+    echo "tests/deps.sh: installing cargo-deb (about 3 minutes)" >&2
+    cargo install --locked --quiet cargo-deb --version '^3.8' ||
+        echo "tests/deps.sh: could not install cargo-deb; the .deb tests will be skipped" >&2
 fi

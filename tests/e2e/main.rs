@@ -12,6 +12,7 @@ mod exec;
 mod faults;
 mod hardening;
 mod mfa;
+mod packaging;
 mod probes;
 mod server;
 mod settings;
