@@ -15,7 +15,8 @@ cargo build --release -q
 bin=$PWD/target/release/mfarole
 # The static build, exactly as the README documents it.
 cargo build --release -q --target host-tuple --config "build.rustflags=['-C','target-feature=+crt-static']"
-static=$PWD/target/$(rustc --print host-tuple)/release/mfarole
+host=$(rustc --print host-tuple)   # before HOME moves: rustup reads its config from HOME
+static=$PWD/target/$host/release/mfarole
 work=$(mktemp -d)
 standin_src=${STANDIN_C:-../shared/bench/standin.c}
 cc -O2 -o "$work/standin" "$standin_src"
@@ -107,7 +108,7 @@ cp "$bin" "$work/mfarole-dynamic"
 baseline=()
 if [ -n "${BASELINE:-}" ]; then
   cp "$BASELINE/target/release/mfarole" "$work/baseline-dynamic"
-  cp "$BASELINE/target/$(rustc --print host-tuple)/release/mfarole" "$work/baseline-static"
+  cp "$BASELINE/target/$host/release/mfarole" "$work/baseline-static"
   baseline=("baseline static (cached)=$work/baseline-static exec admin -- $truebin"
             "baseline dynamic (cached)=$work/baseline-dynamic exec admin -- $truebin")
 fi
