@@ -47,7 +47,11 @@ pub fn run(cmd: Command, env: &Environ) -> Result<u8> {
             ))
             .map(|()| 0)
         }
-        Command::List { verbose, names } => list(&settings()?, verbose, names).map(|()| 0),
+        Command::List {
+            verbose,
+            names,
+            json,
+        } => list(&settings()?, verbose, names, json).map(|()| 0),
         Command::Clear { profile, verbose } => clear(&settings()?, profile, verbose).map(|()| 0),
     }
 }
@@ -118,13 +122,16 @@ fn exec(
     Err(crate::exec::exec(&program, &args, child))
 }
 
-fn list(settings: &Settings, verbose: bool, names: bool) -> Result<()> {
+fn list(settings: &Settings, verbose: bool, names: bool, json: bool) -> Result<()> {
     let log = Log::new(verbose);
     let config = Config::load(&settings.files)?;
     if names {
         let mut out = config.names().join("\n");
         out.push('\n');
         return print_out(&out);
+    }
+    if json {
+        return print_out(&crate::list::render_json(&config, settings));
     }
     let cache = Cache::open(&settings.cache, &log);
     print_out(&crate::list::render(&config, settings, &cache))

@@ -58,6 +58,8 @@ pub enum Command {
         verbose: bool,
         /// Only the names, one a line (for completion scripts).
         names: bool,
+        /// What mfarole read, as JSON (for scripts and the differential test).
+        json: bool,
     },
     Clear {
         profile: Option<String>,
@@ -288,16 +290,26 @@ fn parse_env(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
 }
 
 fn parse_list(p: &mut lexopt::Parser, mut verbose: bool) -> Result<Command> {
-    let mut names = false;
+    let (mut names, mut json) = (false, false);
     while let Some(arg) = p.next().map_err(usage)? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help(Some("list"))),
             Short('v') | Long("verbose") => verbose = true,
             Long("names") => names = true,
+            Long("json") => json = true,
             other => return Err(usage(other.unexpected())),
         }
     }
-    Ok(Command::List { verbose, names })
+    if names && json {
+        return Err(Error::Usage(
+            "list takes --names or --json, not both".into(),
+        ));
+    }
+    Ok(Command::List {
+        verbose,
+        names,
+        json,
+    })
 }
 
 fn parse_clear(p: &mut lexopt::Parser, mut verbose: bool) -> Result<Command> {
@@ -388,7 +400,7 @@ mfarole: run a command with temporary AWS credentials from STS, with MFA and rol
 Usage:
   mfarole exec [OPTIONS] [--server] PROFILE [--] [COMMAND [ARGS...]]
   mfarole env [OPTIONS] [--format FORMAT] PROFILE
-  mfarole list [--names]
+  mfarole list [--names | --json]
   mfarole clear [PROFILE]
   mfarole completions bash|zsh|fish
   mfarole help [COMMAND]
@@ -447,9 +459,11 @@ const LIST_HELP: &str = "\
 mfarole list: list the profiles, what each needs (keys, MFA, role via which source), and
 whether a cached session is fresh and until when. No secret is printed.
 
-Usage: mfarole list [--names]
+Usage: mfarole list [--names | --json]
 
       --names           print only the profile names, one a line
+      --json            print what was read, per profile: its settings (secrets as
+                        \"<secret>\", key ids masked), its source, roles and region, or its error
 ";
 
 const CLEAR_HELP: &str = "\
@@ -510,7 +524,7 @@ mod tests {
                 assert!(!line[24..].starts_with(' '), "{sub:?}: {line:?}");
             }
         }
-        assert!(help(None).contains("mfarole list [--names]"));
+        assert!(help(None).contains("mfarole list [--names | --json]"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::ini;
 use crate::mfa::MfaDevice;
-use crate::profile::Profile;
+use crate::profile::{File, Profile};
 use crate::settings::{Files, Settings};
 use crate::source::{Lookup, Source};
 
@@ -31,6 +31,36 @@ pub struct Config {
     profiles: BTreeMap<String, Profile>,
     /// `[sso-session NAME]` sections of the config file.
     sso_sessions: BTreeMap<String, Profile>,
+    /// `[services NAME]` sections of the config file.
+    services: BTreeMap<String, Profile>,
+}
+
+/// What a config section is, by the start of its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Profile,
+    SsoSession,
+    Services,
+}
+
+/// The kind and name of a config section, as botocore's `build_profile_map` and
+/// `_parse_section` read its header.
+fn section_kind(header: &str) -> Option<(Kind, String)> {
+    if header == "default" {
+        return Some((Kind::Profile, "default".into()));
+    }
+    let kind = [
+        ("profile", Kind::Profile),
+        ("sso-session", Kind::SsoSession),
+        ("services", Kind::Services),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| header.starts_with(prefix))?
+    .1;
+    match crate::shlex::split(header).ok()?.as_slice() {
+        [_, name] => Some((kind, name.clone())),
+        _ => None,
+    }
 }
 
 impl Config {
@@ -47,61 +77,51 @@ impl Config {
     }
 
     /// Builds the profile map from the files' text; the paths are for error messages.
+    ///
+    /// As botocore's `build_profile_map` and `Session.full_config`: a config section whose
+    /// name starts with `profile`, `sso-session` or `services` and splits (`shlex`) into
+    /// exactly two words names the second; `[default]` is the profile `default`; a later
+    /// section for the same name replaces the earlier one (`[default]` and
+    /// `[profile default]`); every other section is ignored. Credentials sections are profile
+    /// names as written, and add to (and win over) the config file's settings.
     pub fn parse(
         config: Option<(&str, &Path)>,
         credentials: Option<(&str, &Path)>,
     ) -> Result<Config> {
-        let mut profiles: BTreeMap<String, Profile> = BTreeMap::new();
-        let mut sso_sessions: BTreeMap<String, Profile> = BTreeMap::new();
+        let mut out = Config::default();
         let syntax = |path: &Path, e: ini::SyntaxError| Error::ConfigSyntax {
             path: path.to_path_buf(),
             line: e.line,
             message: e.message,
         };
         if let Some((text, path)) = config {
-            // `[default]` and `[profile default]` are the same profile; as in botocore, a
-            // section of one form replaces what the other form said before it (the shared
-            // SDK test suite would always prefer `[profile default]`).
-            let mut default_prefixed: Option<bool> = None;
             for section in ini::parse(text).map_err(|e| syntax(path, e))? {
-                let prefixed_default = section
-                    .name
-                    .strip_prefix("profile")
-                    .is_some_and(|rest| rest.starts_with([' ', '\t']) && rest.trim() == "default");
-                if section.name == "default" || prefixed_default {
-                    if default_prefixed.is_some_and(|p| p != prefixed_default) {
-                        profiles.remove("default");
-                    }
-                    default_prefixed = Some(prefixed_default);
-                }
-                let name = if section.name == "default" {
-                    "default".to_string()
-                } else if let Some(rest) = section.name.strip_prefix("profile") {
-                    if !rest.starts_with([' ', '\t']) || rest.trim().is_empty() {
-                        continue; // e.g. [profiles] — not a profile, the CLI ignores it too
-                    }
-                    rest.trim().to_string()
-                } else {
-                    if let Some(rest) = section.name.strip_prefix("sso-session")
-                        && rest.starts_with([' ', '\t'])
-                        && !rest.trim().is_empty()
-                    {
-                        merge(&mut sso_sessions, rest.trim().to_string(), section.entries);
-                    }
-                    continue; // [services x], ...
+                let (map, name) = match section_kind(&section.name) {
+                    Some((Kind::Profile, name)) => (&mut out.profiles, name),
+                    Some((Kind::SsoSession, name)) => (&mut out.sso_sessions, name),
+                    Some((Kind::Services, name)) => (&mut out.services, name),
+                    None => continue,
                 };
-                merge(&mut profiles, name, section.entries);
+                let mut profile = Profile::new(name.clone());
+                for entry in section.entries {
+                    profile.set(File::Config, entry.key, entry.value);
+                }
+                map.insert(name, profile);
             }
         }
         if let Some((text, path)) = credentials {
             for section in ini::parse(text).map_err(|e| syntax(path, e))? {
-                merge(&mut profiles, section.name, section.entries);
+                let name = section.name;
+                let profile = out
+                    .profiles
+                    .entry(name.clone())
+                    .or_insert_with(|| Profile::new(name));
+                for entry in section.entries {
+                    profile.set(File::Credentials, entry.key, entry.value);
+                }
             }
         }
-        Ok(Config {
-            profiles,
-            sso_sessions,
-        })
+        Ok(out)
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -127,12 +147,20 @@ impl Config {
             settings,
             visited: Vec::new(),
             hops: Vec::new(),
+            notes: Vec::new(),
         };
         let (source_profile, source) = walk.down(target)?;
         let Walk {
-            visited, mut hops, ..
+            visited,
+            mut hops,
+            mut notes,
+            ..
         } = walk;
         hops.reverse();
+        let duration = parse_duration_setting(visited[0], &mut notes)?;
+        // The target's duration is read as a hop too: say each note once.
+        let mut seen = std::collections::HashSet::new();
+        notes.retain(|n| seen.insert(n.clone()));
         let first = |key: &str| {
             visited
                 .iter()
@@ -159,10 +187,55 @@ impl Config {
             hops,
             mfa,
             region: first("region").map(|(_, v)| v),
-            endpoint_url: first("endpoint_url").map(|(_, v)| v),
-            duration: parse_duration_setting(visited[0])?,
+            endpoint: self.endpoint(&visited)?,
+            ignore_configured_endpoint_urls: first("ignore_configured_endpoint_urls")
+                .is_some_and(|(_, v)| v.eq_ignore_ascii_case("true")),
+            duration,
+            notes,
         })
     }
+
+    /// The STS endpoint the config names, botocore's `ConfiguredEndpointProvider` order after
+    /// the environment: the `sts` block of the `[services NAME]` section that `services`
+    /// names, then `endpoint_url`; each the first along the chain from the target.
+    fn endpoint(&self, visited: &[&Profile]) -> Result<Option<ConfiguredUrl>> {
+        if let Some(p) = visited.iter().find(|p| p.get("services").is_some()) {
+            let name = p.get("services").unwrap_or_default();
+            let Some(section) = self.services.get(name) else {
+                return Err(Error::profile(
+                    &p.name,
+                    format!(
+                        "has services = {}, but the config file has no [services {0}] section",
+                        crate::error::clean(name, 60)
+                    ),
+                ));
+            };
+            let url = section.nested("sts").and_then(|block| {
+                block
+                    .into_iter()
+                    .find(|(k, v)| k == "endpoint_url" && !v.is_empty())
+            });
+            if let Some((_, url)) = url {
+                return Ok(Some(ConfiguredUrl {
+                    url,
+                    origin: format!("[services {}]", crate::error::clean(name, 60)),
+                }));
+            }
+        }
+        Ok(visited.iter().find_map(|p| {
+            p.get("endpoint_url").map(|url| ConfiguredUrl {
+                url: url.to_string(),
+                origin: format!("endpoint_url of '{}'", crate::error::clean(&p.name, 60)),
+            })
+        }))
+    }
+}
+
+/// An endpoint URL from the config, and where it was set (for `-v`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfiguredUrl {
+    pub url: String,
+    pub origin: String,
 }
 
 /// One walk down a chain of `source_profile` links.
@@ -173,63 +246,68 @@ struct Walk<'a> {
     visited: Vec<&'a Profile>,
     /// The roles met, target first.
     hops: Vec<Hop>,
+    /// Settings that were ignored, and why.
+    notes: Vec<String>,
 }
 
 impl<'a> Walk<'a> {
     /// Walks from `target` to the profile that gives the first credentials; returns that
-    /// profile's name and its source.
+    /// profile's name and its source. The rules are botocore's `AssumeRoleProvider`: a
+    /// profile with `role_arn` (and no `web_identity_token_file`) assumes its role, except
+    /// that a source profile holding keys is asked for its own credentials; every other
+    /// profile is its own source ([`crate::source::own`]).
     fn down(&mut self, target: &str) -> Result<(String, Source)> {
         let mut name = target.to_string();
         let mut referenced_by: Option<String> = None;
         loop {
             let profile = self.visit(&name, referenced_by.as_deref())?;
-            let lookup = Lookup {
-                settings: self.settings,
-                sso_sessions: &self.config.sso_sessions,
-                target: referenced_by.is_none(),
-            };
-            if referenced_by.is_some()
-                && let Some(keys) = crate::source::keys(profile)?
-            {
-                return Ok((profile.name.clone(), keys));
-            }
-            let (source_profile, credential_source) = (
-                profile.get("source_profile"),
-                profile.get("credential_source"),
-            );
-            let assumes = profile.get("role_arn").is_some()
-                && (source_profile.is_some() || credential_source.is_some());
-            if !assumes {
-                // A profile that is its own first credentials.
-                return match crate::source::own(profile, &lookup)? {
-                    Some(source) => Ok((profile.name.clone(), source)),
-                    None => Err(no_credentials(profile)),
-                };
+            let is_source = referenced_by.is_some();
+            let role = profile.get("role_arn").is_some()
+                && profile.get("web_identity_token_file").is_none();
+            if !role || (is_source && crate::source::has_keys(profile)) {
+                return self.own(profile, !is_source);
             }
             self.hop(target, profile)?;
-            match (source_profile, credential_source) {
+            match (
+                profile.get("source_profile"),
+                profile.get("credential_source"),
+            ) {
                 (Some(_), Some(_)) => {
                     return Err(Error::profile(
                         &profile.name,
                         "sets both source_profile and credential_source; keep one",
                     ));
                 }
-                (Some(next), _) if next == profile.name => {
-                    // `source_profile = self` is legal with keys: its own role, its own keys.
-                    if let Some(keys) = crate::source::keys(profile)? {
-                        return Ok((profile.name.clone(), keys));
-                    }
-                    (referenced_by, name) = (Some(profile.name.clone()), next.to_string());
+                (None, None) => return Err(no_credentials(profile)),
+                // `source_profile = self` is legal with keys: its own role, its own keys.
+                (Some(next), _) if next == profile.name && crate::source::has_keys(profile) => {
+                    return self.own(profile, false);
                 }
                 (Some(next), _) => {
                     (referenced_by, name) = (Some(profile.name.clone()), next.to_string());
                 }
-                (None, cs) => {
-                    let cs = cs.unwrap_or_default();
-                    let source = crate::source::named(profile, cs, &lookup)?;
+                (None, Some(cs)) => {
+                    let source = crate::source::named(profile, cs, &self.lookup(false))?;
                     return Ok((profile.name.clone(), source));
                 }
             }
+        }
+    }
+
+    fn lookup(&self, target: bool) -> Lookup<'a> {
+        Lookup {
+            settings: self.settings,
+            sso_sessions: &self.config.sso_sessions,
+            target,
+        }
+    }
+
+    /// The credentials `profile` holds itself; `target`: the profile named on the command
+    /// line, for which the environment's web identity counts.
+    fn own(&self, profile: &Profile, target: bool) -> Result<(String, Source)> {
+        match crate::source::own(profile, &self.lookup(target))? {
+            Some(source) => Ok((profile.name.clone(), source)),
+            None => Err(no_credentials(profile)),
         }
     }
 
@@ -247,7 +325,7 @@ impl<'a> Walk<'a> {
 
     /// Adds the role of `profile`, within the bound of [`MAX_ROLES`].
     fn hop(&mut self, target: &str, profile: &Profile) -> Result<()> {
-        self.hops.push(Hop::from_profile(profile)?);
+        self.hops.push(Hop::from_profile(profile, &mut self.notes)?);
         if self.hops.len() > MAX_ROLES {
             return Err(Error::profile(
                 target,
@@ -260,18 +338,6 @@ impl<'a> Walk<'a> {
             ));
         }
         Ok(())
-    }
-}
-
-/// Adds a section's settings to a profile; a later value wins (a later duplicate in one file,
-/// and the credentials file, read last, over the config file).
-fn merge(profiles: &mut BTreeMap<String, Profile>, name: String, entries: Vec<ini::Entry>) {
-    // Also used for [sso-session] sections, which have the same shape.
-    let profile = profiles
-        .entry(name.clone())
-        .or_insert_with(|| Profile::new(name));
-    for entry in entries {
-        profile.set(entry.key, entry.value);
     }
 }
 
@@ -288,11 +354,27 @@ fn no_credentials(profile: &Profile) -> Error {
     )
 }
 
-fn parse_duration_setting(profile: &Profile) -> Result<Option<u32>> {
+/// `duration_seconds`, as botocore's `AssumeRoleProvider` reads it: a value Python's `int()`
+/// does not take is ignored (with a note); a number outside what STS allows is an error here,
+/// where STS would refuse it.
+fn parse_duration_setting(profile: &Profile, notes: &mut Vec<String>) -> Result<Option<u32>> {
     let Some(text) = profile.get("duration_seconds") else {
         return Ok(None);
     };
-    match text.parse::<u32>() {
+    let digits = text
+        .trim()
+        .strip_prefix('+')
+        .unwrap_or(text.trim())
+        .replace('_', "");
+    let Ok(n) = digits.parse::<i64>() else {
+        notes.push(format!(
+            "duration_seconds = {} in profile '{}' is not a whole number of seconds, so it is ignored (as the AWS CLI ignores it); text after a value is part of it",
+            crate::error::clean(text, 40),
+            crate::error::clean(&profile.name, 60)
+        ));
+        return Ok(None);
+    };
+    match u32::try_from(n) {
         Ok(n) if (900..=129_600).contains(&n) => Ok(Some(n)),
         _ => Err(Error::profile(
             &profile.name,
@@ -339,7 +421,7 @@ pub struct Hop {
 }
 
 impl Hop {
-    fn from_profile(profile: &Profile) -> Result<Hop> {
+    fn from_profile(profile: &Profile, notes: &mut Vec<String>) -> Result<Hop> {
         let role_arn = profile.role_arn()?.unwrap_or_default();
         let session_name = profile.role_session_name()?.map(str::to_string);
         Ok(Hop {
@@ -347,7 +429,7 @@ impl Hop {
             role_arn: role_arn.to_string(),
             external_id: profile.get("external_id").map(str::to_string),
             session_name,
-            duration: parse_duration_setting(profile)?,
+            duration: parse_duration_setting(profile, notes)?,
         })
     }
 }
@@ -365,9 +447,14 @@ pub struct Chain {
     pub mfa: Option<MfaDevice>,
     /// The first `region` from the target down to the source.
     pub region: Option<String>,
-    pub endpoint_url: Option<String>,
+    /// The STS endpoint the config names ([`Config::endpoint`]).
+    pub endpoint: Option<ConfiguredUrl>,
+    /// `ignore_configured_endpoint_urls = true`, the first along the chain.
+    pub ignore_configured_endpoint_urls: bool,
     /// `duration_seconds` of the target profile.
     pub duration: Option<u32>,
+    /// Settings botocore ignores and so does mfarole, each said once on stderr.
+    pub notes: Vec<String>,
 }
 
 #[cfg(test)]
@@ -529,7 +616,9 @@ mod tests {
         assert!(msg("web").contains("no role_arn"));
         assert!(msg("empty").contains("has no credentials"));
         assert!(msg("half").contains("no aws_secret_access_key"));
-        assert!(msg("dur").contains("duration_seconds = 1h"));
+        let dur = c.resolve("dur", &env()).unwrap();
+        assert_eq!(dur.duration, None);
+        assert!(dur.notes[0].contains("duration_seconds = 1h in profile 'dur'"));
         assert!(msg("notarn").contains("is not an ARN"));
         let proc = c.resolve("proc", &env()).unwrap();
         assert!(matches!(&proc.source, Source::Process(p) if p.command == "/bin/x"));
@@ -637,13 +726,27 @@ mod tests {
         );
         let d = c.get("default").unwrap();
         assert_eq!((d.get("region"), d.get("output")), (Some("a"), None));
-        // The same form twice merges, the later value winning.
+        // The same section twice in one file is refused, as configparser's strict mode
+        // (and so the AWS CLI) refuses it; two headers that name one profile replace.
+        let e = Config::parse(
+            Some((
+                "[profile foo]\nname = value\n[profile foo]\nname = value2\n",
+                Path::new("config"),
+            )),
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("config:3: [profile foo] appears again"),
+            "{e}"
+        );
         let c = cfg(
-            "[profile foo]\nname = value\n[profile foo]\nname = value2\nname2 = x\n",
+            "[profile foo]\nname = value\n[profile 'foo']\nname2 = x\n",
             "",
         );
         let f = c.get("foo").unwrap();
-        assert_eq!((f.get("name"), f.get("name2")), (Some("value2"), Some("x")));
+        assert_eq!((f.get("name"), f.get("name2")), (None, Some("x")));
         // Config sections without the prefix are not profiles; in the credentials file
         // `[profile foo]` names a profile called "profile foo", never foo.
         let c = cfg(

@@ -189,6 +189,14 @@ impl fmt::Display for Error {
                     )?,
                     None => write!(f, "profile '{name}' is not in the config")?,
                 }
+                if name.contains(" #") || name.contains(" ;") {
+                    // The AWS CLI reads no comment after a value: `source_profile = a # b`
+                    // names the profile "a # b".
+                    return write!(
+                        f,
+                        "; text after a value is part of it (the AWS CLI reads no comment there): put the comment on a line of its own"
+                    );
+                }
                 if available.is_empty() {
                     write!(
                         f,

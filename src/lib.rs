@@ -31,6 +31,7 @@ mod plan;
 mod profile;
 mod server;
 mod settings;
+mod shlex;
 mod source;
 mod sts;
 mod token_file;

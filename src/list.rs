@@ -1,5 +1,6 @@
 //! `mfarole list`: every profile, what it needs, and whether its final credentials are cached
-//! and fresh. It resolves each profile and its plan exactly as `exec` would (so the cache key
+//! and fresh; with `--json`, what mfarole read of each profile, for scripts and for the
+//! differential test against botocore (`tests/e2e/config.rs`). It resolves each profile and its plan exactly as `exec` would (so the cache key
 //! is the one `exec` uses), but asks nothing and sends nothing, and never prints a secret.
 
 use time::OffsetDateTime;
@@ -81,4 +82,72 @@ pub fn render(config: &Config, settings: &Settings, cache: &Cache) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `mfarole list --json`: per profile, its settings as read (secrets as `<secret>`, key ids
+/// masked), the source and roles it resolves to, the region, the notes about ignored
+/// settings, or the error. No network, no cache, no secret.
+pub fn render_json(config: &Config, settings: &Settings) -> String {
+    #[derive(serde::Serialize)]
+    struct View {
+        name: String,
+        settings: std::collections::BTreeMap<String, String>,
+        source: Option<&'static str>,
+        source_profile: Option<String>,
+        roles: Vec<String>,
+        region: Option<String>,
+        notes: Vec<String>,
+        error: Option<String>,
+    }
+    let now = OffsetDateTime::now_utc();
+    let views: Vec<View> = config
+        .names()
+        .into_iter()
+        .map(|name| {
+            let profile = config.get(&name).expect("a listed name");
+            // Nested blocks (`s3 =` and indented lines) are maps in botocore, not settings.
+            let shown = profile
+                .settings()
+                .into_iter()
+                .filter(|(_, v)| !v.starts_with('\n'))
+                .map(|(k, v)| (k.to_string(), shown_value(k, v)))
+                .collect();
+            let mut view = View {
+                name: name.clone(),
+                settings: shown,
+                source: None,
+                source_profile: None,
+                roles: Vec::new(),
+                region: None,
+                notes: Vec::new(),
+                error: None,
+            };
+            if profile.is_settings_only() {
+                return view;
+            }
+            match resolve(config, &name, &Options::default(), settings, now) {
+                Err(e) => view.error = Some(e.to_string()),
+                Ok(Resolved { chain, region, .. }) => {
+                    view.source = Some(chain.source.kind());
+                    view.source_profile = Some(chain.source_profile.clone());
+                    view.roles = chain.hops.iter().map(|h| h.role_arn.clone()).collect();
+                    view.region = region;
+                    view.notes = chain.notes;
+                }
+            }
+            view
+        })
+        .collect();
+    let mut out = serde_json::to_string_pretty(&views).expect("strings serialize");
+    out.push('\n');
+    out
+}
+
+/// A setting's value as `--json` shows it: secrets hidden, key ids masked, the rest as read.
+fn shown_value(key: &str, value: &str) -> String {
+    match key {
+        "aws_secret_access_key" | "aws_session_token" | "aws_security_token" => "<secret>".into(),
+        "aws_access_key_id" => crate::creds::mask(value),
+        _ => value.to_string(),
+    }
 }

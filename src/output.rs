@@ -210,7 +210,9 @@ _mfarole() {
         help) compadd exec env list clear completions ;;
     esac
 }
-compdef _mfarole mfarole
+# Sourced (`source <(mfarole completions zsh)`) it registers itself; autoloaded from $fpath,
+# as the .deb installs it, this file is the function's body, so it completes at once.
+if [[ ${funcstack[1]} == _mfarole ]]; then _mfarole "$@"; else compdef _mfarole mfarole; fi
 "#;
 
 const FISH: &str = r#"# fish completion for mfarole: mfarole completions fish > ~/.config/fish/completions/mfarole.fish

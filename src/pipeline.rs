@@ -68,11 +68,13 @@ pub(crate) fn resolve(
 ) -> Result<Resolved> {
     let chain = config.resolve(profile, settings)?;
     let region = requested_region(opts, settings).or_else(|| chain.region.clone());
-    let endpoint = Endpoint::resolve(
-        &settings.endpoints,
-        chain.endpoint_url.as_deref(),
-        region.as_deref(),
-    )?;
+    let mut endpoints = settings.endpoints.clone();
+    endpoints.ignore_configured |= chain.ignore_configured_endpoint_urls;
+    let configured = chain
+        .endpoint
+        .as_ref()
+        .map(|c| (c.url.as_str(), c.origin.as_str()));
+    let endpoint = Endpoint::resolve(&endpoints, configured, region.as_deref())?;
     let session_name = units::default_session_name(settings.user.as_deref(), now);
     let plan = plan::plan(
         &chain,
@@ -131,6 +133,9 @@ pub fn get_credentials_fresh_for(run: Run, profile: &str, margin: Option<Duratio
         OffsetDateTime::now_utc(),
     )?;
     let chain = &resolved.chain;
+    for note in &chain.notes {
+        run.log.warn(format_args!("{note}"));
+    }
     chain.source.check(&chain.source_profile, run.settings)?;
     log_plan(run.log, profile, &resolved);
     let known = chain.source.known().cloned();

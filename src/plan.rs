@@ -516,7 +516,10 @@ external_id = ext-1
 
     #[test]
     fn temporary_source_keys_cannot_get_a_session() {
-        let creds = format!("{CREDS}[user]\naws_session_token = t\n");
+        let creds = CREDS.replace(
+            "[user]\naws_access_key_id = AKIAUSER\n",
+            "[user]\naws_access_key_id = AKIAUSER\naws_session_token = t\n",
+        );
         let c = Config::parse(
             Some((FILES, Path::new("c"))),
             Some((&creds, Path::new("k"))),

@@ -9,32 +9,82 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result, clean};
 
-/// One profile's settings, merged from both files (or one `[sso-session]` section).
+/// Which of the two shared files a setting came from. botocore asks for keys in the
+/// credentials file before a `credential_process`, and for keys in the config file after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum File {
+    Config,
+    Credentials,
+}
+
+/// One profile's settings from both files (or one `[sso-session]` or `[services]` section),
+/// the credentials file winning where both set a key, as botocore's `full_config` merges
+/// them.
 #[derive(Debug, Clone, Default)]
 pub struct Profile {
     pub name: String,
-    settings: HashMap<String, String>,
+    config: HashMap<String, String>,
+    credentials: HashMap<String, String>,
 }
 
 impl Profile {
     pub fn new(name: String) -> Profile {
         Profile {
             name,
-            settings: HashMap::new(),
+            config: HashMap::new(),
+            credentials: HashMap::new(),
         }
     }
 
-    /// Sets a key (lowercased by the INI reader); a later value wins.
-    pub fn set(&mut self, key: String, value: String) {
-        self.settings.insert(key, value);
+    /// Sets a key (lowercased by the INI reader) as `file` gives it.
+    pub fn set(&mut self, file: File, key: String, value: String) {
+        match file {
+            File::Config => self.config.insert(key, value),
+            File::Credentials => self.credentials.insert(key, value),
+        };
     }
 
-    /// A setting's value; empty values count as unset.
+    /// A setting's value; empty values count as unset, and so does a nested block (`s3 =`
+    /// followed by indented lines), which botocore reads as a map, never as a string.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.settings
+        self.credentials
             .get(key)
+            .or_else(|| self.config.get(key))
             .map(String::as_str)
-            .filter(|v| !v.is_empty())
+            .filter(|v| !v.is_empty() && !v.starts_with('\n'))
+    }
+
+    /// A setting's value as one file gives it.
+    pub fn get_in(&self, file: File, key: &str) -> Option<&str> {
+        let map = match file {
+            File::Config => &self.config,
+            File::Credentials => &self.credentials,
+        };
+        map.get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty() && !v.starts_with('\n'))
+    }
+
+    /// A nested block's settings (`sts =` then `  endpoint_url = ...`).
+    pub fn nested(&self, key: &str) -> Option<Vec<(String, String)>> {
+        let value = self.credentials.get(key).or_else(|| self.config.get(key))?;
+        value
+            .starts_with('\n')
+            .then(|| crate::ini::nested(value))
+            .flatten()
+    }
+
+    /// Every setting and its value, the credentials file's winning, sorted by key.
+    pub fn settings(&self) -> Vec<(&str, &str)> {
+        let mut all: Vec<(&str, &str)> = self
+            .config
+            .iter()
+            .filter(|(k, _)| !self.credentials.contains_key(*k))
+            .chain(self.credentials.iter())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        all.sort();
+        all
     }
 
     /// A profile that only carries settings for others (a `[default]` with a region, say):

@@ -257,18 +257,64 @@ impl Settings {
 
 impl Files {
     /// Without `HOME`, `~` is `/`, as container runtimes set it for a user with no passwd
-    /// entry (never the working directory, which could hold anyone's `.aws`).
+    /// entry (never the working directory, which could hold anyone's `.aws`). A path given in
+    /// a variable is expanded as botocore's `raw_config_parse` does: `$VAR` and `${VAR}`
+    /// first, then a leading `~` (see [`expand_path`]).
     fn from_env(env: &Environ) -> Files {
         let aws_dir = env.home().unwrap_or_else(|| "/".into()).join(".aws");
+        let path = |name: &str| env.path(name).map(|p| expand_path(p, env));
         Files {
-            config: env
-                .path("AWS_CONFIG_FILE")
-                .unwrap_or_else(|| aws_dir.join("config")),
-            credentials: env
-                .path("AWS_SHARED_CREDENTIALS_FILE")
+            config: path("AWS_CONFIG_FILE").unwrap_or_else(|| aws_dir.join("config")),
+            credentials: path("AWS_SHARED_CREDENTIALS_FILE")
                 .unwrap_or_else(|| aws_dir.join("credentials")),
         }
     }
+}
+
+/// Python's `os.path.expandvars` then `os.path.expanduser` (posixpath): `$NAME` and `${NAME}`
+/// (NAME of `[A-Za-z0-9_]`) replaced when set, left as written when not; then `~` or `~/...`
+/// at the start becomes `HOME`. `~user` is left as written (it would need the user
+/// database). A path that is not UTF-8 is used as it is.
+pub fn expand_path(path: PathBuf, env: &Environ) -> PathBuf {
+    let Some(text) = path.to_str() else {
+        return path;
+    };
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let word = |s: &str| {
+            s.bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count()
+        };
+        let (name, len) = match after.strip_prefix('{') {
+            Some(inner) => match inner.find('}') {
+                Some(end) => (&inner[..end], end + 2),
+                None => ("", 0),
+            },
+            None => (&after[..word(after)], word(after)),
+        };
+        match env.path(name).filter(|_| len > 0 && !name.is_empty()) {
+            Some(value) => out.push_str(&value.to_string_lossy()),
+            None => out.push_str(&rest[at..at + 1 + len]),
+        }
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    if let Some(tail) = out.strip_prefix('~')
+        && (tail.is_empty() || tail.starts_with('/'))
+        && let Some(home) = env.home()
+    {
+        let home = home.to_string_lossy();
+        let home = home.trim_end_matches('/');
+        return PathBuf::from(format!(
+            "{}{tail}",
+            if home.is_empty() { "/" } else { home }
+        ));
+    }
+    PathBuf::from(out)
 }
 
 impl CacheSettings {
@@ -422,6 +468,22 @@ mod tests {
             );
         }
         assert!(err(&[("AWS_MAX_ATTEMPTS", "0")]).contains("1 to 10"));
+    }
+
+    #[test]
+    fn file_paths_expand_as_botocore_expands_them() {
+        let env = Environ::from_pairs(&[("HOME", "/h/"), ("D", "alt"), ("E", "x")]);
+        let x = |p: &str| expand_path(PathBuf::from(p), &env);
+        // Each expected value: posixpath.expanduser(posixpath.expandvars(p)) with that env.
+        assert_eq!(x("~/alt/config"), PathBuf::from("/h/alt/config"));
+        assert_eq!(x("~"), PathBuf::from("/h"));
+        assert_eq!(x("$HOME/$D/config"), PathBuf::from("/h//alt/config"));
+        assert_eq!(x("${D}x/$E.ini"), PathBuf::from("altx/x.ini"));
+        assert_eq!(x("$NOPE/${NOPE}/$"), PathBuf::from("$NOPE/${NOPE}/$"));
+        assert_eq!(x("~other/c"), PathBuf::from("~other/c"));
+        assert_eq!(x("/a~/b"), PathBuf::from("/a~/b"));
+        let s = Settings::for_tests(&[("HOME", "/h"), ("AWS_CONFIG_FILE", "~/alt/config")]);
+        assert_eq!(s.files.config, PathBuf::from("/h/alt/config"));
     }
 
     #[test]

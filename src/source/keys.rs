@@ -5,43 +5,50 @@
 
 use crate::creds::{Credentials, Issued};
 use crate::error::{Error, Result};
-use crate::profile::Profile;
+use crate::profile::{File, Profile};
 
 use super::{Fetch, Lookup, Provider, Source};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys(pub Credentials);
 
-/// A profile with keys is its own source.
-pub fn own(profile: &Profile, _: &Lookup) -> Result<Option<Source>> {
-    own_keys(profile)
+/// Keys in the credentials file: botocore's `SharedCredentialProvider`, asked before a
+/// `credential_process`.
+pub fn own_credentials_file(profile: &Profile, _: &Lookup) -> Result<Option<Source>> {
+    keys_in(profile, File::Credentials)
 }
 
-/// The keys of a profile: `None` when it sets neither key, an error when it sets one only or
-/// a value no key can hold.
-pub fn own_keys(profile: &Profile) -> Result<Option<Source>> {
-    let id = profile.get("aws_access_key_id");
-    let secret = profile.get("aws_secret_access_key");
-    let (id, secret) = match (id, secret) {
-        (None, None) => return Ok(None),
-        (Some(id), Some(secret)) => (id, secret),
-        (Some(_), None) => {
-            return Err(Error::profile(
-                &profile.name,
-                "has aws_access_key_id but no aws_secret_access_key",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(Error::profile(
-                &profile.name,
-                "has aws_secret_access_key but no aws_access_key_id",
-            ));
-        }
+/// Keys in the config file: botocore's `ConfigProvider`, asked after a `credential_process`.
+pub fn own_config_file(profile: &Profile, _: &Lookup) -> Result<Option<Source>> {
+    keys_in(profile, File::Config)
+}
+
+/// The keys one file gives a profile: `None` when it has no `aws_access_key_id`, an error when
+/// the secret is missing from the same file or a value no key can hold. The session token is
+/// `aws_security_token`, else `aws_session_token` (botocore's `TOKENS`, in that order).
+fn keys_in(profile: &Profile, file: File) -> Result<Option<Source>> {
+    let Some(id) = profile.get_in(file, "aws_access_key_id") else {
+        return Ok(None);
     };
+    let Some(secret) = profile.get_in(file, "aws_secret_access_key") else {
+        let which = match file {
+            File::Config => "config",
+            File::Credentials => "credentials",
+        };
+        return Err(Error::profile(
+            &profile.name,
+            format!(
+                "has aws_access_key_id but no aws_secret_access_key in the {which} file; put both in one file"
+            ),
+        ));
+    };
+    let token = profile
+        .get_in(file, "aws_security_token")
+        .or_else(|| profile.get_in(file, "aws_session_token"));
     let creds = Credentials {
         access_key_id: id.to_string(),
         secret_access_key: secret.to_string(),
-        session_token: profile.get("aws_session_token").map(str::to_string),
+        session_token: token.map(str::to_string),
         expiration: None,
     };
     if let Some(part) = creds.bad_part() {

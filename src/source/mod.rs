@@ -161,9 +161,16 @@ pub struct Lookup<'a> {
 
 type Own = fn(&Profile, &Lookup) -> Result<Option<Source>>;
 
-/// The sources a profile can be itself, in botocore's order: a web identity token, an IAM
-/// Identity Center login, keys, a `credential_process`.
-const OWN: &[Own] = &[web_identity::own, sso::own, keys::own, process::own];
+/// The sources a profile can be itself, in the order of botocore's
+/// `ProfileProviderBuilder.providers`: a web identity token, an IAM Identity Center login,
+/// keys in the credentials file, a `credential_process`, keys in the config file.
+const OWN: &[Own] = &[
+    web_identity::own,
+    sso::own,
+    keys::own_credentials_file,
+    process::own,
+    keys::own_config_file,
+];
 
 type Named = fn(&Profile, &Lookup) -> Result<Source>;
 
@@ -185,28 +192,31 @@ pub fn own(profile: &Profile, lookup: &Lookup) -> Result<Option<Source>> {
     Ok(None)
 }
 
-/// The keys a profile holds, if any: in a source profile, keys win over everything else
-/// (botocore's `_resolve_source_credentials`).
-pub fn keys(profile: &Profile) -> Result<Option<Source>> {
-    keys::own_keys(profile)
+/// Whether a profile holds keys (`_has_static_credentials`): a source profile that does is
+/// asked for its own credentials even when it also has a role.
+pub fn has_keys(profile: &Profile) -> bool {
+    profile.get("aws_access_key_id").is_some() || profile.get("aws_secret_access_key").is_some()
 }
 
-/// `credential_source = VALUE` of a role profile.
+/// `credential_source = VALUE` of a role profile. The names are case-sensitive, as botocore's
+/// `CanonicalNameCredentialSourcer.is_supported` compares them.
 pub fn named(profile: &Profile, value: &str, lookup: &Lookup) -> Result<Source> {
-    match NAMED
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(value))
-    {
-        Some((_, make)) => make(profile, lookup),
-        None => Err(Error::profile(
-            &profile.name,
-            format!(
-                "credential_source = {} is not one of {}",
-                crate::error::clean(value, 40),
-                NAMED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-            ),
-        )),
+    if let Some((_, make)) = NAMED.iter().find(|(name, _)| *name == value) {
+        return make(profile, lookup);
     }
+    let names: Vec<&str> = NAMED.iter().map(|(n, _)| *n).collect();
+    let hint = match NAMED.iter().find(|(n, _)| n.eq_ignore_ascii_case(value)) {
+        Some((n, _)) => format!(" (the names are case-sensitive: write {n})"),
+        None => String::new(),
+    };
+    Err(Error::profile(
+        &profile.name,
+        format!(
+            "credential_source = {} is not one of {}{hint}",
+            crate::error::clean(value, 40),
+            names.join(", ")
+        ),
+    ))
 }
 
 /// The JSON all three answer with: the process contract (`Version`, `SessionToken`) and the

@@ -1,5 +1,5 @@
-//! `credential_process`: a command (split into words as botocore splits it, and run without a
-//! shell) whose stdout is the Version 1 JSON. Its stdout is never shown: on failure the error
+//! `credential_process`: a command (split into words as botocore splits it, Python's
+//! `shlex.split`, and run without a shell) whose stdout is the Version 1 JSON. Its stdout is never shown: on failure the error
 //! gives its exit status and the first line of its stderr. Its stdin is ours, so that a secret
 //! store that asks for a passphrase on the terminal can. `MFAROLE_CREDENTIAL_PROCESS` lists the
 //! profiles whose process is running, so that a process that is mfarole itself for the same
@@ -78,7 +78,7 @@ fn run(
     timeout: Duration,
     fail: impl Fn(String) -> Error,
 ) -> Result<Issued> {
-    let words = split_command(cmd).map_err(|why| fail(why.to_string()))?;
+    let words = crate::shlex::split(cmd).map_err(|why| fail(why.to_string()))?;
     let Some((program, args)) = words.split_first() else {
         return Err(fail("is empty".into()));
     };
@@ -154,70 +154,6 @@ fn answer(output: &Output, fail: &impl Fn(String) -> Error) -> Result<Issued> {
     })
 }
 
-/// Splits a command line into words as botocore does (POSIX shell quoting, no expansion):
-/// `'...'` literal, `"..."` with `\"`, `\\`, `\$` and `` \` `` escapes, `\x` outside quotes.
-pub fn split_command(cmd: &str) -> std::result::Result<Vec<String>, &'static str> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = cmd.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' | '\n' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err("has an unclosed ' quote"),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some('\n') => {}
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err("has an unclosed \" quote"),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err("has an unclosed \" quote"),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some('\n') => {}
-                    Some(c) => word.push(c),
-                    None => return Err("ends with a lone backslash"),
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,20 +210,5 @@ mod tests {
             "profile 'p': credential_process exited with status 3"
         );
         assert_eq!(e.code(), 125);
-    }
-
-    #[test]
-    fn commands_split_like_a_posix_shell_without_expansion() {
-        let w = |s: &str| split_command(s).unwrap();
-        assert_eq!(w("pass show aws/jones"), ["pass", "show", "aws/jones"]);
-        assert_eq!(w(r#"sh -c 'echo "$X"'"#), ["sh", "-c", r#"echo "$X""#]);
-        assert_eq!(w(r#"a "b c" d\ e"#), ["a", "b c", "d e"]);
-        assert_eq!(w(r#""a\"b\\c\$d\n""#), [r#"a"b\c$d\n"#]);
-        assert_eq!(w("  a   b  "), ["a", "b"]);
-        assert_eq!(w("''"), [""]);
-        assert!(w("").is_empty());
-        assert!(split_command("a 'b").is_err());
-        assert!(split_command("a \"b").is_err());
-        assert!(split_command("a \\").is_err());
     }
 }

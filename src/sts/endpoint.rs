@@ -12,7 +12,7 @@ pub struct Endpoint {
     /// The SigV4 signing region.
     pub region: String,
     /// Which setting chose the URL, for `--verbose`.
-    pub origin: &'static str,
+    pub origin: String,
     /// For AWS's own endpoints, the partition; credentials from any of its regional endpoints
     /// work in all of its regions, so they are cached per partition, not per region.
     partition: Option<&'static str>,
@@ -25,7 +25,7 @@ impl Endpoint {
     /// the global one (signed for us-east-1).
     pub fn resolve(
         env: &EndpointSettings,
-        profile_url: Option<&str>,
+        profile_url: Option<(&str, &str)>,
         region: Option<&str>,
     ) -> Result<Endpoint> {
         if let Some(r) = region
@@ -48,7 +48,7 @@ impl Endpoint {
                 .as_deref()
                 .map(|u| (u, "AWS_ENDPOINT_URL_STS"))
                 .or_else(|| env.all.as_deref().map(|u| (u, "AWS_ENDPOINT_URL")))
-                .or_else(|| profile_url.map(|u| (u, "the profile's endpoint_url")))
+                .or(profile_url)
         };
         let Some((url, origin)) = configured else {
             let url = match region {
@@ -69,14 +69,14 @@ impl Endpoint {
             return Ok(Endpoint {
                 url,
                 region: signing,
-                origin,
+                origin: origin.to_string(),
                 partition: Some(partition),
             });
         };
         Ok(Endpoint {
             url: check_url(url)?,
             region: signing,
-            origin,
+            origin: origin.to_string(),
             partition: None,
         })
     }
@@ -137,22 +137,26 @@ mod tests {
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:2"),
         ]);
         assert_eq!(
-            Endpoint::resolve(&all, Some("http://127.0.0.1:3"), None)
+            Endpoint::resolve(&all, Some(("http://127.0.0.1:3", "endpoint_url")), None)
                 .unwrap()
                 .url,
             "http://127.0.0.1:1/"
         );
         let generic = env(&[("AWS_ENDPOINT_URL", "http://localhost:2")]);
         assert_eq!(
-            Endpoint::resolve(&generic, Some("http://127.0.0.1:3"), None)
+            Endpoint::resolve(&generic, Some(("http://127.0.0.1:3", "endpoint_url")), None)
                 .unwrap()
                 .url,
             "http://localhost:2/"
         );
         assert_eq!(
-            Endpoint::resolve(&env(&[]), Some("https://sts.example.com/x"), None)
-                .unwrap()
-                .url,
+            Endpoint::resolve(
+                &env(&[]),
+                Some(("https://sts.example.com/x", "endpoint_url")),
+                None
+            )
+            .unwrap()
+            .url,
             "https://sts.example.com/x"
         );
         let ignore = env(&[
@@ -160,9 +164,13 @@ mod tests {
             ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
         ]);
         assert_eq!(
-            Endpoint::resolve(&ignore, Some("http://127.0.0.1:3"), Some("us-west-2"))
-                .unwrap()
-                .url,
+            Endpoint::resolve(
+                &ignore,
+                Some(("http://127.0.0.1:3", "endpoint_url")),
+                Some("us-west-2")
+            )
+            .unwrap()
+            .url,
             "https://sts.us-west-2.amazonaws.com/"
         );
     }

@@ -174,3 +174,54 @@ fn the_environment_table_lists_every_setting() {
         assert!(rows.contains(v), "the ENVIRONMENT table lacks {v}");
     }
 }
+
+/// Every `ini` block of the README, pasted as a config file, reads as it means: the file
+/// parses, and no value carries a comment (the AWS CLI, and so mfarole, reads text after a
+/// value as part of it; the role example once ended `source_profile = jones  # or: ...`).
+#[test]
+fn the_readme_ini_examples_read_as_they_mean() {
+    let readme = read("README.md");
+    let mut blocks = 0;
+    for block in readme.split("```ini").skip(1) {
+        let block = block.split("```").next().unwrap();
+        let text: String = block
+            .lines()
+            .map(|l| format!("{}\n", l.trim_start()))
+            .collect();
+        let sb = support::Sandbox::empty("http://127.0.0.1:9");
+        // A block may hold both files, each under a `# ~/.aws/...` line.
+        match text.split_once("# ~/.aws/config\n") {
+            Some((credentials, config)) => {
+                sb.write_credentials(credentials);
+                sb.write_config(config);
+            }
+            None => sb.write_config(&text),
+        }
+        let out = sb.run(&["list", "--json"]);
+        out.ok();
+        let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        for p in list.as_array().unwrap() {
+            for (k, v) in p["settings"].as_object().unwrap() {
+                let v = v.as_str().unwrap();
+                assert!(
+                    !v.contains(" #") && !v.contains(" ;"),
+                    "README example: {k} = {v:?} carries a comment:\n{text}"
+                );
+            }
+        }
+        blocks += 1;
+    }
+    assert!(blocks >= 4, "{blocks}");
+}
+
+#[test]
+fn a_profile_name_with_a_comment_says_so() {
+    let sb = support::Sandbox::empty("http://127.0.0.1:9");
+    sb.write_config(
+        "[profile admin]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = jones   # or: credential_source = Environment\n",
+    );
+    sb.run(&["exec", "admin", "--", "true"])
+        .code(125)
+        .stderr_has("text after a value is part of it")
+        .one_error_line();
+}

@@ -365,3 +365,28 @@ fn the_command_gets_the_default_sigpipe_even_when_mfarole_was_started_ignoring_i
     assert!(out.status.success(), "{:?} {stderr}", out.status);
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+/// Installed where zsh autoloads vendor completions (as the .deb installs it), the zsh script
+/// completes on the first Tab: autoloaded, the file is the function's body (it registered
+/// itself only on the first Tab before, so completion began with the second).
+#[test]
+fn zsh_completion_from_fpath_works_on_the_first_tab() {
+    let sb = with_bin_on_path(Sandbox::empty("http://127.0.0.1:9/"));
+    sb.write_config("[profile only-one-profile]\nregion = x\n");
+    let dir = sb.home.join("zfunc");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = std::process::Command::new(support::BIN)
+        .args(["completions", "zsh"])
+        .output()
+        .unwrap()
+        .stdout;
+    std::fs::write(dir.join("_mfarole"), script).unwrap();
+    let setup = format!(
+        "fpath=({} $fpath) && autoload -Uz compinit && compinit -u",
+        dir.display()
+    );
+    let tmux = shell_in_tmux(&sb, "zfpath", "zsh -f", &setup);
+    tmux.type_text("mfarole exec only-one");
+    tmux.keys(&["Tab"]);
+    tmux.wait_screen("only-one-profile", Duration::from_secs(10));
+}
