@@ -10,7 +10,7 @@ use std::io::{IsTerminal, Write};
 use time::OffsetDateTime;
 
 use crate::cache::{self, Cache};
-use crate::cli::{Command, Options};
+use crate::cli::{Command, Format, Options};
 use crate::config::Config;
 use crate::environ::Environ;
 use crate::error::{Error, Result};
@@ -37,15 +37,15 @@ pub fn run(cmd: Command, env: &Environ) -> Result<u8> {
             profile,
             format,
         } => {
-            let settings = settings()?;
-            let log = Log::new(opts.verbose);
-            let got = get_credentials(ctx(&opts, &settings, &log), &profile)?;
-            print_out(&crate::output::render(
-                format,
-                &got.credentials,
-                got.region.as_deref(),
-            ))
-            .map(|()| 0)
+            let printed = settings().and_then(|s| print_env(&s, &opts, &profile, format));
+            if printed.is_err() && matches!(format, Format::Sh | Format::Fish) {
+                // What a shell evaluates must fail too (see `output::FAILED`); a terminal is
+                // read by a person, who has the error.
+                if !std::io::stdout().is_terminal() {
+                    let _ = print_out(crate::output::FAILED);
+                }
+            }
+            printed.map(|()| 0)
         }
         Command::List {
             verbose,
@@ -74,6 +74,30 @@ fn ctx<'a>(opts: &'a Options, settings: &'a Settings, log: &'a Log) -> Run<'a> {
         settings,
         log,
     }
+}
+
+/// `env`: credentials, printed in `format`, with the variables `exec` gives a command.
+fn print_env(settings: &Settings, opts: &Options, profile: &str, format: Format) -> Result<()> {
+    let log = Log::new(opts.verbose);
+    let got = get_credentials(ctx(opts, settings, &log), profile)?;
+    // A shell that evaluates this is not nested one deeper, as exec's command is: its
+    // environment's profile is replaced, so re-evaluating every hour never reaches the limit.
+    let outer = &settings.outer.nesting;
+    let mut nesting: Vec<&str> = outer[..outer.len().saturating_sub(1)]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    nesting.push(profile);
+    let context = crate::output::Context {
+        profile,
+        nesting: &nesting.join(","),
+    };
+    print_out(&crate::output::render(
+        format,
+        &got.credentials,
+        got.region.as_deref(),
+        &context,
+    ))
 }
 
 /// `exec`: credentials, then the command replaces mfarole (or, with `--server`, runs as its

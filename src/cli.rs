@@ -449,9 +449,16 @@ mfarole env: print temporary credentials for PROFILE
 
 Usage: mfarole env [OPTIONS] [--format FORMAT] PROFILE
 
-  -f, --format FORMAT   sh (default: export lines for eval), fish, dotenv, json, or process
-                        (the credential_process JSON: credential_process = mfarole env
-                        --format process PROFILE)
+  eval \"$(mfarole env PROFILE)\" && next          sh, bash, zsh
+  mfarole env -f fish PROFILE | source; and next  fish
+  c=$(mfarole env PROFILE) && eval \"$c\"           scripts: nothing evaluated on failure
+
+The output sets what exec gives a command (MFAROLE_PROFILE too); when env fails, the sh and
+fish formats evaluate to `false`, so that next does not run.
+
+  -f, --format FORMAT   sh (default: export lines for eval in sh, bash or zsh; also named
+                        bash and zsh), fish, dotenv, json, or process (the credential_process
+                        JSON: credential_process = mfarole env --format process PROFILE)
 @SHARED@
 ";
 

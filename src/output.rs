@@ -1,27 +1,60 @@
 //! What `mfarole env` and `mfarole completions` print.
 //!
 //! Shell output is quoted so that `eval "$(mfarole env P)"` can never run anything but the
-//! assignments, whatever bytes a value holds. The `process` format is the documented
-//! `credential_process` contract: `Version` 1, the three credentials and an RFC 3339
-//! `Expiration`, which the AWS CLI and SDKs use to know when to call again.
+//! assignments, whatever bytes a value holds. It sets and removes what `exec` sets and removes
+//! in the command's environment ([`crate::exec`]), `MFAROLE_PROFILE` and `MFAROLE_NESTING`
+//! included, so that a shell that evaluates it is an mfarole environment as a shell started by
+//! `exec` is; and it ends with status 0 ([`FAILED`] is what it prints instead when there are no
+//! credentials). The `process` format is the documented `credential_process` contract:
+//! `Version` 1, the three credentials and an RFC 3339 `Expiration`, which the AWS CLI and SDKs
+//! use to know when to call again.
 
 use crate::cli::{Format, Shell};
 use crate::creds::Credentials;
-use crate::exec::credential_vars;
+use crate::exec::{REMOVED, credential_vars};
 
-/// Variables that an `eval` of our output unsets, so that a stale one cannot win.
-const UNSET: &[&str] = &["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN"];
+/// What the shell formats print on stdout when `env` fails and stdout is not a terminal, so
+/// that `eval "$(mfarole env P)" && next` (sh, bash, zsh) and `mfarole env -f fish P | source;
+/// and next` (fish, where the pipeline's status is `source`'s) stop as they would with the
+/// failed command itself: the error is on stderr and the evaluated text fails.
+pub const FAILED: &str = "# mfarole: no credentials (its error is on stderr)\nfalse\n";
 
-pub fn render(format: Format, creds: &Credentials, region: Option<&str>) -> String {
+/// mfarole's own variables in an environment it made: the profile, and the nesting list.
+pub struct Context<'a> {
+    pub profile: &'a str,
+    pub nesting: &'a str,
+}
+
+/// What the evaluating shell's environment gets: the credentials, the region and mfarole's
+/// own variables, set; and what `exec` removes from a command's environment, unset (a stale
+/// `AWS_PROFILE` or token must not win).
+fn shell_vars(
+    creds: &Credentials,
+    region: Option<&str>,
+    context: &Context,
+) -> (Vec<(&'static str, String)>, Vec<&'static str>) {
     let mut vars = credential_vars(creds);
     if let Some(r) = region {
         vars.push(("AWS_REGION", r.to_string()));
         vars.push(("AWS_DEFAULT_REGION", r.to_string()));
     }
-    let mut unset: Vec<&str> = UNSET.to_vec();
-    if creds.session_token.is_none() {
-        unset.extend(["AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION"]);
-    }
+    vars.push(("MFAROLE_PROFILE", context.profile.to_string()));
+    vars.push(("MFAROLE_NESTING", context.nesting.to_string()));
+    let unset = REMOVED
+        .iter()
+        .copied()
+        .filter(|name| !vars.iter().any(|(k, _)| k == name))
+        .collect();
+    (vars, unset)
+}
+
+pub fn render(
+    format: Format,
+    creds: &Credentials,
+    region: Option<&str>,
+    context: &Context,
+) -> String {
+    let (vars, unset) = shell_vars(creds, region, context);
     let mut out = String::new();
     match format {
         Format::Sh => {
@@ -37,35 +70,43 @@ pub fn render(format: Format, creds: &Credentials, region: Option<&str>) -> Stri
             for (k, v) in vars {
                 out.push_str(&format!("set -gx {k} {};\n", fish_quote(&v)));
             }
+            // `set -e` of a variable that is not set fails with 4, and fish's `set` keeps the
+            // status it found: without this, a sourced success would end with 4.
+            out.push_str("true\n");
         }
         Format::Dotenv => {
             for (k, v) in vars {
                 out.push_str(&format!("{k}={}\n", dotenv_quote(&v)));
             }
         }
-        Format::Json | Format::Process => {
-            let mut fields = vec![
-                ("AccessKeyId", creds.access_key_id.clone()),
-                ("SecretAccessKey", creds.secret_access_key.clone()),
-            ];
-            if let Some(t) = &creds.session_token {
-                fields.push(("SessionToken", t.clone()));
-            }
-            if let Some(e) = creds.expiration_rfc3339() {
-                fields.push(("Expiration", e));
-            }
-            if format == Format::Json
-                && let Some(r) = region
-            {
-                fields.push(("Region", r.to_string()));
-            }
-            out.push_str("{\"Version\":1");
-            for (k, v) in fields {
-                out.push_str(&format!(",\"{k}\":{}", json_string(&v)));
-            }
-            out.push_str("}\n");
-        }
+        Format::Json | Format::Process => out = credentials_json(format, creds, region),
     }
+    out
+}
+
+/// The `json` and `process` formats: the `credential_process` document (`json` adds the
+/// region).
+fn credentials_json(format: Format, creds: &Credentials, region: Option<&str>) -> String {
+    let mut fields = vec![
+        ("AccessKeyId", creds.access_key_id.clone()),
+        ("SecretAccessKey", creds.secret_access_key.clone()),
+    ];
+    if let Some(t) = &creds.session_token {
+        fields.push(("SessionToken", t.clone()));
+    }
+    if let Some(e) = creds.expiration_rfc3339() {
+        fields.push(("Expiration", e));
+    }
+    if format == Format::Json
+        && let Some(r) = region
+    {
+        fields.push(("Region", r.to_string()));
+    }
+    let mut out = String::from("{\"Version\":1");
+    for (k, v) in fields {
+        out.push_str(&format!(",\"{k}\":{}", json_string(&v)));
+    }
+    out.push_str("}\n");
     out
 }
 
@@ -247,16 +288,60 @@ mod tests {
         }
     }
 
+    const CONTEXT: Context = Context {
+        profile: "admin",
+        nesting: "outer,admin",
+    };
+
+    fn render(format: Format, creds: &Credentials, region: Option<&str>) -> String {
+        super::render(format, creds, region, &CONTEXT)
+    }
+
     #[test]
     fn sh_output_quotes_everything() {
         let out = render(Format::Sh, &creds(), Some("eu-west-1"));
-        assert!(out.starts_with("unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SECURITY_TOKEN\n"));
+        assert!(
+            out.starts_with(
+                "unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SECURITY_TOKEN AWS_CREDENTIAL_FILE AWS_SDK_LOAD_CONFIG\n"
+            ),
+            "{out}"
+        );
         assert!(
             out.contains("export AWS_SECRET_ACCESS_KEY='a'\\''b\"c$d\\e'\n"),
             "{out}"
         );
         assert!(out.contains("export AWS_CREDENTIAL_EXPIRATION='2026-11-24T20:00:00Z'\n"));
         assert!(out.contains("export AWS_DEFAULT_REGION='eu-west-1'\n"));
+        assert!(
+            out.ends_with("export MFAROLE_PROFILE='admin'\nexport MFAROLE_NESTING='outer,admin'\n")
+        );
+    }
+
+    #[test]
+    fn shell_formats_set_and_remove_what_exec_does() {
+        let base = crate::environ::Environ::from_pairs(
+            &REMOVED.iter().map(|k| (*k, "stale")).collect::<Vec<_>>(),
+        );
+        let child =
+            crate::exec::child_env(&base, &creds(), Some("r"), "admin", "outer,admin").over(&base);
+        let out = render(Format::Dotenv, &creds(), Some("r"));
+        let mut printed: Vec<&str> = out.lines().map(|l| l.split_once('=').unwrap().0).collect();
+        let mut expected: Vec<String> = child
+            .iter()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        printed.sort();
+        expected.sort();
+        assert_eq!(printed, expected);
+        let sh = render(Format::Sh, &creds(), Some("r"));
+        let fish = render(Format::Fish, &creds(), Some("r"));
+        for name in REMOVED {
+            let set = expected.iter().any(|k| k == name);
+            assert_eq!(sh.contains(&format!("export {name}=")), set, "{name}");
+            assert_eq!(!set, sh.lines().next().unwrap().contains(name), "{name}");
+            assert_eq!(!set, fish.contains(&format!("set -e {name};")), "{name}");
+        }
+        assert!(fish.ends_with("true\n"), "{fish}");
     }
 
     #[test]
@@ -290,7 +375,10 @@ mod tests {
         let out = render(Format::Process, &long, None);
         assert!(!out.contains("SessionToken") && !out.contains("Expiration"));
         let out = render(Format::Sh, &long, None);
-        assert!(out.contains("AWS_SESSION_TOKEN AWS_CREDENTIAL_EXPIRATION"));
+        let unset = out.lines().next().unwrap();
+        assert!(
+            unset.contains(" AWS_SESSION_TOKEN ") && unset.contains(" AWS_CREDENTIAL_EXPIRATION ")
+        );
     }
 
     #[test]

@@ -249,7 +249,13 @@ fn a_nul_byte_in_a_passed_through_secret_is_a_config_error() {
             .stderr_has("aws_session_token")
             .stderr_lacks("secretvalue")
             .stderr_lacks("true:");
-        assert!(out.stdout.is_empty(), "{}", out.stdout);
+        // Nothing but, for the sh format, the line that makes an `eval` of it fail.
+        let failed = "# mfarole: no credentials (its error is on stderr)\nfalse\n";
+        assert!(
+            out.stdout.is_empty() || (args[1] == "t" && out.stdout == failed),
+            "{}",
+            out.stdout
+        );
     }
     assert_eq!(fake.count(), 0);
 }

@@ -17,6 +17,7 @@ mod packaging;
 mod probes;
 mod server;
 mod settings;
+mod shells;
 mod soak;
 mod sources;
 mod sso;
