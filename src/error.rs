@@ -248,15 +248,19 @@ impl fmt::Display for Error {
                     profile,
                     code,
                     message,
-                    request_id,
+                    // Said by `-v` (`STS request id ...`): a long id at the end of the line
+                    // buried the hint.
+                    request_id: _,
                     hint,
                 } = failure.as_ref();
                 write!(f, "{action} for profile '{profile}' failed: {code}")?;
+                // STS ends its sentences with a dot: not before the hint (".;").
+                let message = match hint {
+                    Some(_) => message.trim_end_matches('.'),
+                    None => message,
+                };
                 if !message.is_empty() {
                     write!(f, ": {message}")?;
-                }
-                if let Some(id) = request_id {
-                    write!(f, " (request id {id})")?;
                 }
                 if let Some(hint) = hint {
                     write!(f, "; {hint}")?;

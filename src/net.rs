@@ -96,6 +96,7 @@ pub fn transport_text(e: &ureq::Error) -> String {
         ureq::Error::Timeout(_) => "timed out".into(),
         ureq::Error::ConnectionFailed => "cannot connect".into(),
         ureq::Error::HostNotFound => "host not found".into(),
+        other if answered_plain_http(&other.to_string()) => PLAIN_HTTP.into(),
         ureq::Error::Io(io) if looks_like_tls(&io.to_string()) => tls_text(&io.to_string()),
         ureq::Error::Io(io) => io_text(io),
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => {
@@ -112,6 +113,15 @@ pub fn looks_like_tls(text: &str) -> bool {
         .iter()
         .any(|w| t.contains(w))
 }
+
+/// An `https://` URL whose server answered the TLS handshake in plain HTTP (rustls:
+/// "received corrupt message of type InvalidContentType").
+pub fn answered_plain_http(text: &str) -> bool {
+    text.contains("InvalidContentType")
+}
+
+/// What to say about it: nothing was sent, so no MFA code was used.
+pub const PLAIN_HTTP: &str = "the server answered in plain HTTP, not TLS (nothing was sent): check the URL's port, or use http:// (allowed for loopback only)";
 
 /// A TLS failure and what to do about the usual cause.
 pub fn tls_text(text: &str) -> String {

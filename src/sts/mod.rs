@@ -87,6 +87,14 @@ impl<'a> Client<'a> {
                 Ok(issued) => return Ok(issued),
                 Err(f) => f,
             };
+            if let Failure::NotSent(Error::Sts(f))
+            | Failure::Retryable(Error::Sts(f))
+            | Failure::Final(Error::Sts(f)) = &failure
+                && let Some(id) = &f.request_id
+            {
+                // For AWS support; too long for the one line of the error.
+                self.log.verbose(format_args!("STS request id {id}"));
+            }
             let (error, retry) = match failure {
                 Failure::NotSent(e) => (e, true),
                 Failure::Retryable(e) if req.carries_mfa => {
@@ -231,7 +239,9 @@ fn judge_error(req: &Request, status: u16, text: &str, date: Option<&str>) -> Fa
         sts.code.as_str(),
         "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException"
     ) || status == 429;
-    let hint = skew_hint(date).or_else(|| hint_for(&sts.code, &sts.message));
+    let hint = clock_hint(&sts.code, &sts.message, date)
+        .or_else(|| skew_hint(date))
+        .or_else(|| hint_for(&sts.code, &sts.message));
     let e = Error::Sts(Box::new(StsFailure {
         action: req.action,
         profile: req.profile.to_string(),
@@ -251,6 +261,11 @@ fn judge_error(req: &Request, status: u16, text: &str, date: Option<&str>) -> Fa
 
 fn classify_transport(e: ureq::Error, transport: &dyn Fn(String) -> Error) -> Failure {
     use ureq::Timeout;
+    // The handshake failed, so nothing (no MFA code) was sent; another try would meet the
+    // same plain-HTTP server.
+    if crate::net::answered_plain_http(&e.to_string()) {
+        return Failure::Final(transport(crate::net::PLAIN_HTTP.into()));
+    }
     match e {
         ureq::Error::HostNotFound => Failure::NotSent(transport("host not found".into())),
         ureq::Error::ConnectionFailed => Failure::NotSent(transport("cannot connect".into())),
@@ -327,18 +342,61 @@ fn hint_for(code: &str, message: &str) -> Option<String> {
 
 /// When the server's `Date` is more than five minutes from our clock, says by how much.
 fn skew_hint(date: Option<&str>) -> Option<String> {
-    let server = httpdate(date?)?;
-    let ours = time::OffsetDateTime::now_utc();
-    let skew = (ours - server).whole_seconds();
-    if skew.abs() < 300 {
-        return None;
-    }
+    let skew = date_skew(date?)?;
+    (skew.abs() >= 300).then(|| clock_off(skew))
+}
+
+/// Our clock minus the server's, in seconds, from its `Date` header.
+fn date_skew(date: &str) -> Option<i64> {
+    let server = httpdate(date)?;
+    Some((time::OffsetDateTime::now_utc() - server).whole_seconds())
+}
+
+fn clock_off(skew: i64) -> String {
     let dir = if skew > 0 { "ahead of" } else { "behind" };
     let secs = u32::try_from(skew.unsigned_abs()).unwrap_or(u32::MAX);
-    Some(format!(
+    format!(
         "this machine's clock is {} {dir} the server's: fix the system time (NTP)",
         crate::units::show_duration(secs)
-    ))
+    )
+}
+
+/// An answer that says the request's time is wrong (`RequestExpired`, or
+/// `SignatureDoesNotMatch: Signature expired: ...` / `Signature not yet current: ...`) is about
+/// the clock, whatever the `Date` header says (a proxy may write its own, or none): says so,
+/// with the offset when the message or the `Date` tells it.
+fn clock_hint(code: &str, message: &str, date: Option<&str>) -> Option<String> {
+    let m = message.to_ascii_lowercase();
+    let about_time = matches!(code, "RequestExpired" | "RequestTimeTooSkewed")
+        || m.contains("signature expired")
+        || m.contains("signature not yet current")
+        || m.contains("request has expired");
+    if !about_time {
+        return None;
+    }
+    let skew = message_skew(message).or_else(|| date.and_then(date_skew));
+    Some(match skew {
+        Some(skew) if skew.abs() >= 60 => clock_off(skew),
+        _ => "STS judged the request's time wrong: check this machine's clock and time zone (NTP)"
+            .into(),
+    })
+}
+
+/// Our clock minus STS's, from the times STS's message quotes: `Signature expired:
+/// 20261130T101010Z is now earlier than 20261130T102510Z (20261130T103010Z - 5 min.)`, the
+/// first being our request's time and the one in parentheses STS's own.
+fn message_skew(message: &str) -> Option<i64> {
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let stamps: Vec<time::OffsetDateTime> = message
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| w.len() == 16)
+        .filter_map(|w| time::PrimitiveDateTime::parse(w, &format).ok())
+        .map(time::PrimitiveDateTime::assume_utc)
+        .collect();
+    match stamps.as_slice() {
+        [ours, _, server] => Some((*ours - *server).whole_seconds()),
+        _ => None,
+    }
 }
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
@@ -421,6 +479,45 @@ mod tests {
         );
         assert_eq!(skew_hint(Some(&now.format(&fmt).unwrap())), None);
         assert_eq!(skew_hint(Some("garbage")), None);
+    }
+
+    #[test]
+    fn an_answer_about_time_is_about_the_clock_whatever_the_date_says() {
+        let fmt = time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        let now = time::OffsetDateTime::now_utc().format(&fmt).unwrap();
+        let expired = "Signature expired: 20261130T100000Z is now earlier than \
+                       20261130T101500Z (20261130T102000Z - 5 min.)";
+        let hint = clock_hint("SignatureDoesNotMatch", expired, Some(&now)).unwrap();
+        assert_eq!(
+            hint,
+            "this machine's clock is 20m behind the server's: fix the system time (NTP)"
+        );
+        let ahead = "Signature not yet current: 20261130T110000Z is still later than \
+                     20261130T100500Z (20261130T100000Z + 5 min.)";
+        let hint = clock_hint("SignatureDoesNotMatch", ahead, None).unwrap();
+        assert!(
+            hint.starts_with("this machine's clock is 1h ahead of"),
+            "{hint}"
+        );
+        let hint = clock_hint("RequestExpired", "Request has expired.", Some(&now)).unwrap();
+        assert!(hint.contains("check this machine's clock"), "{hint}");
+        // Without a time in the message, the Date header tells the offset.
+        let late = (time::OffsetDateTime::now_utc() + time::Duration::minutes(30))
+            .format(&fmt)
+            .unwrap();
+        let hint = clock_hint("RequestExpired", "Request has expired.", Some(&late)).unwrap();
+        assert!(hint.contains("behind the server's"), "{hint}");
+        // A wrong secret is not about the clock.
+        assert_eq!(
+            clock_hint(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match",
+                None
+            ),
+            None
+        );
     }
 
     #[test]

@@ -100,8 +100,10 @@ fn three_failures_give_up_with_the_last_error() {
     out.code(125);
     assert_eq!(
         error_line(&out),
-        "mfarole: GetSessionToken for profile 'smith' failed: ServiceUnavailable: try later (request id req-1)"
+        "mfarole: GetSessionToken for profile 'smith' failed: ServiceUnavailable: try later"
     );
+    // The request id is for AWS support: `-v` says it, the error line does not end with it.
+    out.stderr_has("mfarole: STS request id req-1");
     assert_eq!(fake.count(), 3);
     assert!(secs < 5.0, "{secs}");
     out.stderr_has("giving up after 3 attempts");
@@ -241,6 +243,85 @@ fn clock_skew_is_named() {
         "{line}"
     );
     assert!(line.contains("behind the server's"), "{line}");
+}
+
+/// `now + offset` as STS quotes times in its messages: `20261130T101500Z`.
+fn sts_stamp(offset: i64) -> String {
+    support::rfc3339_in(offset).replace(['-', ':'], "")
+}
+
+/// Issue 22, item 3: an answer that says the signature or the request expired is about the
+/// clock, even when the `Date` header agrees with ours (a proxy's), never "check the
+/// credentials file"; the offset is read from STS's own message.
+#[test]
+fn an_expired_signature_is_about_the_clock_even_when_the_date_agrees() {
+    let message = format!(
+        "Signature expired: {} is now earlier than {} ({} - 5 min.)",
+        sts_stamp(0),
+        sts_stamp(900),
+        sts_stamp(1200)
+    );
+    let fake = FakeSts::start(move |_, _| {
+        Reply::Http(
+            403,
+            vec![("Date".into(), http_date_in(0))],
+            sts_error("SignatureDoesNotMatch", &message),
+        )
+    });
+    let (out, _) = run(&against(&fake.url), &["smith"]);
+    out.code(125);
+    let line = error_line(&out);
+    assert!(
+        line.ends_with(
+            "- 5 min.); this machine's clock is 20m behind the server's: fix the system time (NTP)"
+        ),
+        "{line}"
+    );
+    assert!(!line.contains("credentials file"), "{line}");
+    let fake = FakeSts::start(|_, _| {
+        Reply::Http(
+            400,
+            vec![("Date".into(), http_date_in(0))],
+            sts_error("RequestExpired", "Request has expired."),
+        )
+    });
+    let (out, _) = run(&against(&fake.url), &["smith"]);
+    out.code(125);
+    assert_eq!(
+        error_line(&out),
+        "mfarole: GetSessionToken for profile 'smith' failed: RequestExpired: Request has expired; STS judged the request's time wrong: check this machine's clock and time zone (NTP)"
+    );
+}
+
+/// Issue 22, item 7: an `https://` endpoint whose server speaks plain HTTP says that, and not
+/// that the MFA code may have been used (the handshake failed: nothing was sent).
+#[test]
+fn an_https_endpoint_that_speaks_plain_http_says_so() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 512];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let (out, _) = run(
+        &against(&format!("https://127.0.0.1:{port}")),
+        &["-t", "123456", "jones"],
+    );
+    out.code(125)
+        .stderr_lacks("MFA code may have been used")
+        .stderr_lacks("retrying");
+    assert_eq!(
+        error_line(&out),
+        format!(
+            "mfarole: GetSessionToken for profile 'jones' failed: https://127.0.0.1:{port}/: the server answered in plain HTTP, not TLS (nothing was sent): check the URL's port, or use http:// (allowed for loopback only)"
+        )
+    );
 }
 
 #[test]
