@@ -180,6 +180,14 @@ impl Config {
                 profile,
             }
         });
+        if mfa.is_none()
+            && let Some(p) = visited.iter().find(|p| p.get("mfa_process").is_some())
+        {
+            notes.push(format!(
+                "mfa_process in profile '{}' is not used: no profile of the chain sets mfa_serial; add mfa_serial = <your MFA device's ARN> next to it",
+                crate::error::clean(&p.name, 60)
+            ));
+        }
         Ok(Chain {
             target: target.to_string(),
             source_profile,

@@ -156,7 +156,15 @@ pub fn get_credentials_fresh_for(run: Run, profile: &str, margin: Option<Duratio
                         run.log,
                     )?),
                 };
-                run_step(run, &resolved, &cache, client, step, creds)
+                run_step(run, &resolved, &cache, client, step, creds).map_err(|e| {
+                    let failed = crate::advice::Failed {
+                        chain: &resolved.chain,
+                        step,
+                        signed_with: creds,
+                        asked: run.opts.duration,
+                    };
+                    crate::advice::explain(e, &failed)
+                })
             };
             let clock = OffsetDateTime::now_utc;
             let resume = Resume {

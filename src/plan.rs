@@ -234,6 +234,9 @@ impl Planner<'_> {
             steps.push(step);
         }
         for i in first_plain..chain.hops.len() {
+            if i > 0 {
+                self.check_chained(i)?;
+            }
             let reason = if i > 0 {
                 format!("role chained from '{}'", chain.hops[i - 1].profile)
             } else if steps.len() == usize::from(fetched) {
@@ -266,6 +269,32 @@ impl Planner<'_> {
         } else {
             None
         }
+    }
+
+    /// Hop `i` is assumed with the previous role's credentials, which STS caps at 1h ("role
+    /// chaining"): a longer duration is refused here, before any request or MFA code is spent
+    /// on the hops before it.
+    fn check_chained(&self, i: usize) -> Result<()> {
+        let hop = &self.chain.hops[i];
+        let last = i == self.chain.hops.len() - 1;
+        let duration = if last { self.duration } else { hop.duration };
+        let Some(d) = duration.filter(|d| *d > CHAINED_ROLE_MAX) else {
+            return Ok(());
+        };
+        let (asked, fix) = match self.asked.duration {
+            Some(_) if last => (format!("-d {}", show_duration(d)), "-d 1h".to_string()),
+            _ => (
+                format!("duration_seconds = {d}"),
+                format!("duration_seconds = {CHAINED_ROLE_MAX}"),
+            ),
+        };
+        Err(Error::profile(
+            &hop.profile,
+            format!(
+                "its role is assumed with the credentials of role '{}', and STS gives such a chained role at most 1h, but {asked} asks more: ask for {fix} or less",
+                crate::error::clean(&self.chain.hops[i - 1].profile, 64)
+            ),
+        ))
     }
 
     /// The AssumeRole of hop `i`, signed with the credentials of the step keyed `parent`.
@@ -436,6 +465,28 @@ external_id = ext-1
             "jones-2026",
         )
         .unwrap()
+    }
+
+    /// A role assumed with another role's credentials is capped at 1h by STS: a longer one is
+    /// refused before any request, naming the setting to change (issue 22, item 7).
+    #[test]
+    fn a_chained_role_longer_than_an_hour_is_refused_before_any_request() {
+        let long = Overrides {
+            duration: Some(7200),
+            no_session: false,
+        };
+        let e = plan(&chain("deep"), &long, "ep", "n").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "profile 'deep': its role is assumed with the credentials of role 'admin', and STS gives such a chained role at most 1h, but -d 2h asks more: ask for -d 1h or less"
+        );
+        // The first role of the chain may last longer (assumed with the code directly).
+        assert!(plan(&chain("admin"), &long, "ep", "n").is_ok());
+        let hour = Overrides {
+            duration: Some(3600),
+            no_session: false,
+        };
+        assert!(plan(&chain("deep"), &hour, "ep", "n").is_ok());
     }
 
     #[test]

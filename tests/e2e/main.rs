@@ -12,6 +12,7 @@ mod docs;
 mod exec;
 mod faults;
 mod hardening;
+mod hints;
 mod mfa;
 mod packaging;
 mod probes;

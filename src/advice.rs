@@ -1,0 +1,243 @@
+//! What to do about a failed step when STS's answer alone cannot say it: the hints that need
+//! the profile's chain and the command line (which profile to add `mfa_serial` to, which
+//! duration to ask for and where it was set, whose session keys expired).
+//!
+//! STS's own words are judged in [`crate::sts`] (a wrong code, an unknown key, the clock);
+//! here a step's error gets the hint that names the user's own settings. Nothing here reads a
+//! file or the network.
+
+use crate::config::Chain;
+use crate::creds::Credentials;
+use crate::error::{Error, StsFailure, clean};
+use crate::plan::{Action, CHAINED_ROLE_MAX, Step};
+use crate::units::show_duration;
+
+/// What a failed step was, for its hint.
+pub(crate) struct Failed<'a> {
+    pub chain: &'a Chain,
+    pub step: &'a Step,
+    /// The credentials the step was signed with.
+    pub signed_with: Option<&'a Credentials>,
+    /// `--duration`, when given.
+    pub asked: Option<u32>,
+}
+
+/// `err` with the hint that names the user's settings, when one applies.
+pub(crate) fn explain(err: Error, failed: &Failed) -> Error {
+    match err {
+        Error::Sts(mut f) => {
+            if let Some(hint) = hint(&f, failed) {
+                f.hint = Some(hint);
+            }
+            Error::Sts(f)
+        }
+        other => other,
+    }
+}
+
+fn hint(f: &StsFailure, failed: &Failed) -> Option<String> {
+    match f.code.as_str() {
+        "AccessDenied" if !f.is_wrong_mfa_code() => mfa_required(f, failed),
+        "ValidationError" if f.message.contains("DurationSeconds") => too_long(f, failed),
+        "ExpiredToken" => expired_keys(failed),
+        _ => None,
+    }
+}
+
+/// A role whose trust policy needs MFA, assumed by a chain that sets no `mfa_serial`.
+fn mfa_required(f: &StsFailure, failed: &Failed) -> Option<String> {
+    let chain = failed.chain;
+    if chain.mfa.is_some() || !matches!(failed.step.action, Action::AssumeRole(_)) {
+        return None;
+    }
+    let whose = if chain.source_profile == chain.target {
+        format!("profile '{}'", clean(&chain.target, 64))
+    } else {
+        format!(
+            "profile '{}' (or its source '{}')",
+            clean(&chain.target, 64),
+            clean(&chain.source_profile, 64)
+        )
+    };
+    let m = f.message.to_ascii_lowercase();
+    Some(if m.contains("multifactorauth") {
+        format!(
+            "the role's trust policy requires MFA and no profile of the chain sets mfa_serial: add mfa_serial = <your MFA device's ARN> to {whose}"
+        )
+    } else {
+        format!(
+            "the role's trust policy does not let these credentials assume it; if it requires MFA, add mfa_serial = <your MFA device's ARN> to {whose}"
+        )
+    })
+}
+
+/// A duration over the role's maximum, or over the 1-hour limit of role chaining.
+fn too_long(f: &StsFailure, failed: &Failed) -> Option<String> {
+    let (step, chain) = (failed.step, failed.chain);
+    let Action::AssumeRole(call) = &step.action else {
+        return None;
+    };
+    let asked = step.duration?;
+    let last = chain.hops.last().is_some_and(|h| h.profile == call.profile);
+    let setting = match failed.asked {
+        Some(_) if last => format!("-d {}", show_duration(asked)),
+        _ => format!(
+            "duration_seconds = {asked} of profile '{}'",
+            clean(&call.profile, 64)
+        ),
+    };
+    let fix = |limit: u32| match failed.asked {
+        Some(_) if last => format!("-d {}", show_duration(limit)),
+        _ => format!("duration_seconds = {limit}"),
+    };
+    if f.message.to_ascii_lowercase().contains("chaining") {
+        return Some(format!(
+            "a role assumed with temporary credentials lasts at most 1h, and {setting} asks more: ask for {} or less",
+            fix(CHAINED_ROLE_MAX)
+        ));
+    }
+    Some(format!(
+        "{setting} is longer than the role's maximum session duration (1h unless raised in IAM, 12h at most): ask for {} or less, or raise the role's maximum",
+        fix(CHAINED_ROLE_MAX)
+    ))
+}
+
+/// `ExpiredToken` for a step signed with the session keys of the files or the environment.
+fn expired_keys(failed: &Failed) -> Option<String> {
+    let chain = failed.chain;
+    let known = chain.source.known()?;
+    let signed = failed.signed_with?;
+    if known.session_token.is_none() || signed.access_key_id != known.access_key_id {
+        return None;
+    }
+    let profile = clean(&chain.source_profile, 64);
+    Some(match chain.source.kind() {
+        "environment" => format!(
+            "the keys in AWS_ACCESS_KEY_ID and AWS_SESSION_TOKEN (the source of '{profile}') are session keys that have expired: export new ones"
+        ),
+        _ => format!(
+            "the keys of profile '{profile}' are session keys (they have aws_session_token) that have expired: put new ones, or long-term keys without aws_session_token, in the credentials file"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::plan::{Overrides, Plan};
+    use crate::settings::Settings;
+    use std::path::Path;
+
+    const CONFIG: &str = "\
+[profile plain]
+role_arn = arn:aws:iam::1:role/plain
+source_profile = smith
+[profile long]
+role_arn = arn:aws:iam::1:role/plain
+source_profile = smith
+duration_seconds = 7200
+[profile temp]
+role_arn = arn:aws:iam::1:role/plain
+source_profile = stale
+[profile mfa]
+role_arn = arn:aws:iam::1:role/plain
+source_profile = smith
+mfa_serial = arn:aws:iam::1:mfa/smith
+";
+    const CREDENTIALS: &str = "\
+[smith]
+aws_access_key_id = AKIASMITH
+aws_secret_access_key = s
+[stale]
+aws_access_key_id = ASIASTALE
+aws_secret_access_key = s
+aws_session_token = t
+";
+
+    fn sts(code: &str, message: &str) -> Error {
+        Error::Sts(Box::new(StsFailure {
+            action: "AssumeRole",
+            profile: "p".into(),
+            code: code.into(),
+            message: message.into(),
+            request_id: None,
+            hint: None,
+        }))
+    }
+
+    /// The hint `err` gets at the last step of `profile`'s plan, with `-d` as given.
+    fn hint_of(profile: &str, asked: Option<u32>, err: Error) -> Option<String> {
+        let config = Config::parse(
+            Some((CONFIG, Path::new("config"))),
+            Some((CREDENTIALS, Path::new("credentials"))),
+        )
+        .unwrap();
+        let chain = config.resolve(profile, &Settings::for_tests(&[])).unwrap();
+        let overrides = Overrides {
+            duration: asked,
+            no_session: false,
+        };
+        let plan: Plan = crate::plan::plan(&chain, &overrides, "ep", "name").unwrap();
+        let step = plan.steps.last().unwrap();
+        let failed = Failed {
+            chain: &chain,
+            step,
+            signed_with: chain.source.known(),
+            asked,
+        };
+        match explain(err, &failed) {
+            Error::Sts(f) => f.hint,
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn a_role_that_needs_mfa_names_where_mfa_serial_goes() {
+        let denied = "User: arn:aws:iam::1:user/smith is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::1:role/plain (aws:MultiFactorAuthPresent)";
+        let hint = hint_of("plain", None, sts("AccessDenied", denied)).unwrap();
+        assert_eq!(
+            hint,
+            "the role's trust policy requires MFA and no profile of the chain sets mfa_serial: add mfa_serial = <your MFA device's ARN> to profile 'plain' (or its source 'smith')"
+        );
+        // With mfa_serial set, the code or the device is what is wrong: no such hint.
+        assert_eq!(hint_of("mfa", None, sts("AccessDenied", denied)), None);
+        // A wrong code is judged by STS's words, not here.
+        let wrong = "MultiFactorAuthentication failed with invalid MFA one time pass code.";
+        assert_eq!(hint_of("plain", None, sts("AccessDenied", wrong)), None);
+    }
+
+    #[test]
+    fn a_duration_over_the_role_maximum_names_the_setting_to_change() {
+        let max = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.";
+        let hint = hint_of("plain", Some(7200), sts("ValidationError", max)).unwrap();
+        assert_eq!(
+            hint,
+            "-d 2h is longer than the role's maximum session duration (1h unless raised in IAM, 12h at most): ask for -d 1h or less, or raise the role's maximum"
+        );
+        let hint = hint_of("long", None, sts("ValidationError", max)).unwrap();
+        assert!(
+            hint.starts_with("duration_seconds = 7200 of profile 'long' is longer")
+                && hint.contains("ask for duration_seconds = 3600 or less"),
+            "{hint}"
+        );
+        let chained = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.";
+        let hint = hint_of("temp", Some(7200), sts("ValidationError", chained)).unwrap();
+        assert_eq!(
+            hint,
+            "a role assumed with temporary credentials lasts at most 1h, and -d 2h asks more: ask for -d 1h or less"
+        );
+    }
+
+    #[test]
+    fn expired_session_keys_of_the_files_are_named() {
+        let expired = "The security token included in the request is expired";
+        let hint = hint_of("temp", None, sts("ExpiredToken", expired)).unwrap();
+        assert_eq!(
+            hint,
+            "the keys of profile 'stale' are session keys (they have aws_session_token) that have expired: put new ones, or long-term keys without aws_session_token, in the credentials file"
+        );
+        // Long-term keys cannot expire: nothing to say about them here.
+        assert_eq!(hint_of("plain", None, sts("ExpiredToken", expired)), None);
+    }
+}

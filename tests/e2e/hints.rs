@@ -1,0 +1,127 @@
+//! Issue 22: the usual mistakes of a new user, each answered with one line that says what is
+//! wrong and what to do. moto as STS where it can give the answer; a stand-in STS (`FakeSts`)
+//! for the answers moto never gives (a trust policy's MFA condition, a role's maximum session
+//! duration, an expired session token).
+
+use crate::support::{FakeSts, Moto, Reply, Sandbox, ar_ok, sts_error};
+
+fn sandbox() -> Sandbox {
+    Sandbox::new(Moto::shared())
+}
+
+/// A sandbox whose STS is `fake` (the keys are moto's, never checked there).
+fn against(fake: &FakeSts) -> Sandbox {
+    sandbox().env("AWS_ENDPOINT_URL", &fake.url)
+}
+
+/// Item 4: a role whose trust policy needs MFA, assumed by a chain without `mfa_serial`.
+#[test]
+fn a_role_that_needs_mfa_without_mfa_serial_says_where_to_add_it() {
+    let fake = FakeSts::start(|_, _| {
+        Reply::Http(
+            403,
+            vec![],
+            sts_error(
+                "AccessDenied",
+                "User: arn:aws:iam::123456789012:user/smith is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/plain with the condition aws:MultiFactorAuthPresent.",
+            ),
+        )
+    });
+    against(&fake)
+        .run(&["exec", "plain", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("failed: AccessDenied: User: arn:aws:iam::123456789012:user/smith is not authorized")
+        .stderr_has("MultiFactorAuthPresent; the role's trust policy requires MFA and no profile of the chain sets mfa_serial: add mfa_serial = <your MFA device's ARN> to profile 'plain' (or its source 'smith')");
+    // moto's own trust denial (it checks principals, not conditions): the same advice, as a
+    // possibility.
+    sandbox()
+        .run(&["exec", "nobody", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("AssumeRole for profile 'nobody' failed: AccessDenied")
+        .stderr_has("if it requires MFA, add mfa_serial = <your MFA device's ARN> to profile 'nobody' (or its source 'smith')");
+}
+
+/// Item 4: `mfa_process` without `mfa_serial` is pointed out, not silently unused.
+#[test]
+fn mfa_process_without_mfa_serial_is_pointed_out() {
+    let moto = Moto::shared();
+    let sb = Sandbox::new(moto);
+    sb.append_config(&format!(
+        "\n[profile with-process]\nrole_arn = {}\nsource_profile = smith\nmfa_process = echo 123456\n",
+        moto.get("roles.plain")
+    ));
+    let out = sb.run(&["exec", "with-process", "--", "true"]);
+    out.ok().stderr_has(
+        "mfarole: warning: mfa_process in profile 'with-process' is not used: no profile of the chain sets mfa_serial; add mfa_serial = <your MFA device's ARN> next to it",
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+/// Item 7: a duration over the role's maximum says the limit and what to ask for, from `-d`
+/// or from the profile's `duration_seconds`.
+#[test]
+fn a_duration_over_the_role_maximum_says_what_to_ask_for() {
+    let fake = FakeSts::start(|_, _| {
+        Reply::Http(
+            400,
+            vec![],
+            sts_error(
+                "ValidationError",
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+            ),
+        )
+    });
+    let sb = against(&fake);
+    let out = sb.run(&["exec", "-d", "2h", "plain", "--", "true"]);
+    out.code(125).one_error_line();
+    assert_eq!(
+        out.stderr.trim_end(),
+        "mfarole: AssumeRole for profile 'plain' failed: ValidationError: The requested DurationSeconds exceeds the MaxSessionDuration set for this role; -d 2h is longer than the role's maximum session duration (1h unless raised in IAM, 12h at most): ask for -d 1h or less, or raise the role's maximum"
+    );
+    sb.run(&["exec", "-t", "123456", "admin-long", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("; duration_seconds = 7200 of profile 'admin-long' is longer than the role's maximum session duration (1h unless raised in IAM, 12h at most): ask for duration_seconds = 3600 or less");
+}
+
+/// Item 7: a chained role asked for more than STS's 1-hour limit is refused before any
+/// request (no MFA code spent on the hops before it).
+#[test]
+fn a_chained_role_over_an_hour_is_refused_before_any_request() {
+    let fake = FakeSts::start(|_, _| Reply::Http(200, vec![], ar_ok()));
+    let out = against(&fake).run(&["exec", "-d", "2h", "hop2", "--", "true"]);
+    out.code(125).one_error_line();
+    assert_eq!(
+        out.stderr.trim_end(),
+        "mfarole: profile 'hop2': its role is assumed with the credentials of role 'chain1', and STS gives such a chained role at most 1h, but -d 2h asks more: ask for -d 1h or less"
+    );
+    assert_eq!(fake.count(), 0);
+}
+
+/// Item 7: `ExpiredToken` for keys from the files says they are session keys that expired.
+#[test]
+fn expired_session_keys_in_the_files_say_so() {
+    let fake = FakeSts::start(|_, _| {
+        Reply::Http(
+            400,
+            vec![],
+            sts_error(
+                "ExpiredToken",
+                "The security token included in the request is expired",
+            ),
+        )
+    });
+    let sb = against(&fake);
+    sb.append_credentials(
+        "\n[stale]\naws_access_key_id = ASIASTALEKEY\naws_secret_access_key = s\naws_session_token = t\n",
+    );
+    sb.append_config("\n[profile stale-role]\nrole_arn = arn:aws:iam::123456789012:role/plain\nsource_profile = stale\n");
+    let out = sb.run(&["exec", "stale-role", "--", "true"]);
+    out.code(125).one_error_line();
+    assert_eq!(
+        out.stderr.trim_end(),
+        "mfarole: AssumeRole for profile 'stale-role' failed: ExpiredToken: The security token included in the request is expired; the keys of profile 'stale' are session keys (they have aws_session_token) that have expired: put new ones, or long-term keys without aws_session_token, in the credentials file"
+    );
+}
