@@ -10,7 +10,7 @@ use std::io::{IsTerminal, Write};
 use time::OffsetDateTime;
 
 use crate::cache::{self, Cache};
-use crate::cli::{Command, Format, Options};
+use crate::cli::{Command, Format, Named, Options};
 use crate::config::Config;
 use crate::environ::Environ;
 use crate::error::{Error, Result};
@@ -31,13 +31,20 @@ pub fn run(cmd: Command, env: &Environ) -> Result<u8> {
             profile,
             program,
             args,
-        } => exec(&settings()?, env, &opts, &profile, program, args),
+        } => {
+            let settings = settings()?;
+            let profile = profile_of(profile, &settings, &opts, "exec")?;
+            exec(&settings, env, &opts, &profile, program, args)
+        }
         Command::Env {
             opts,
             profile,
             format,
         } => {
-            let printed = settings().and_then(|s| print_env(&s, &opts, &profile, format));
+            let printed = settings().and_then(|s| {
+                let profile = profile_of(profile, &s, &opts, "env")?;
+                print_env(&s, &opts, &profile, format)
+            });
             if printed.is_err() && matches!(format, Format::Sh | Format::Fish) {
                 // What a shell evaluates must fail too (see `output::FAILED`); a terminal is
                 // read by a person, who has the error.
@@ -74,6 +81,46 @@ fn ctx<'a>(opts: &'a Options, settings: &'a Settings, log: &'a Log) -> Run<'a> {
         settings,
         log,
     }
+}
+
+/// The profile of `exec` or `env`: the one named on the command line, else the environment's
+/// (`AWS_DEFAULT_PROFILE`, else `AWS_PROFILE`, as botocore reads them); `-v` says which.
+fn profile_of(
+    named: Option<Named>,
+    settings: &Settings,
+    opts: &Options,
+    command: &str,
+) -> Result<String> {
+    let log = Log::new(opts.verbose);
+    if let Some(named) = named {
+        let how = if named.flag {
+            "--profile"
+        } else {
+            "the command line"
+        };
+        log.verbose(format_args!("profile '{}' from {how}", named.name));
+        return Ok(named.name);
+    }
+    let Some(default) = &settings.default_profile else {
+        let usage = match command {
+            "exec" => "mfarole exec PROFILE -- COMMAND",
+            _ => "mfarole env PROFILE",
+        };
+        return Err(Error::Usage(format!(
+            "{command} needs a PROFILE: {usage}, or --profile PROFILE, or AWS_PROFILE set"
+        )));
+    };
+    if let Some(ignored) = &default.ignored {
+        log.warn(format_args!(
+            "AWS_DEFAULT_PROFILE={} and AWS_PROFILE={ignored} name different profiles; using '{}', as the AWS CLI does (unset one of them)",
+            default.name, default.name
+        ));
+    }
+    log.verbose(format_args!(
+        "profile '{}' from {} (none on the command line)",
+        default.name, default.variable
+    ));
+    Ok(default.name.clone())
 }
 
 /// `env`: credentials, printed in `format`, with the variables `exec` gives a command.

@@ -40,18 +40,29 @@ pub enum Shell {
     Fish,
 }
 
+/// A profile named on the command line: `PROFILE`, or `--profile PROFILE` as the AWS CLI
+/// takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub name: String,
+    /// Given as `--profile NAME` rather than as the positional PROFILE.
+    pub flag: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Exec {
         opts: Options,
-        profile: String,
+        /// `None`: `AWS_DEFAULT_PROFILE` or `AWS_PROFILE` (the settings stage decides).
+        profile: Option<Named>,
         /// `None`: start the user's shell.
         program: Option<OsString>,
         args: Vec<OsString>,
     },
     Env {
         opts: Options,
-        profile: String,
+        /// `None`: as for `Exec`.
+        profile: Option<Named>,
         format: Format,
     },
     List {
@@ -145,6 +156,10 @@ impl Owned {
         }
     }
 
+    fn is_long(&self, long: &str) -> bool {
+        matches!(self, Owned::Long(l) if l == long)
+    }
+
     fn is(&self, short: char, long: &str) -> bool {
         match self {
             Owned::Short(c) => *c == short,
@@ -184,6 +199,32 @@ fn shared_option(p: &mut lexopt::Parser, arg: &Owned, opts: &mut Options) -> Res
     Ok(true)
 }
 
+/// `--profile NAME`, or the positional PROFILE (`value`), into `profile`: once only.
+fn name_profile(profile: &mut Option<Named>, name: String, flag: bool) -> Result<()> {
+    if let Some(first) = profile {
+        let show = |n: &Named| {
+            let name = crate::error::clean(&n.name, 40);
+            if n.flag {
+                format!("--profile '{name}'")
+            } else {
+                format!("'{name}'")
+            }
+        };
+        return Err(Error::Usage(format!(
+            "the profile is named twice ({} and {}); name it once",
+            show(first),
+            show(&Named { name, flag })
+        )));
+    }
+    *profile = Some(Named { name, flag });
+    Ok(())
+}
+
+/// `--profile NAME`'s value.
+fn profile_value(p: &mut lexopt::Parser) -> Result<String> {
+    os_string(p.value().map_err(usage)?)
+}
+
 fn parse_exec(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
     let mut opts = Options {
         verbose,
@@ -191,15 +232,19 @@ fn parse_exec(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
     };
     let mut profile = None;
     loop {
-        // `--` ends mfarole's options and starts COMMAND: it cannot stand for the profile.
-        if profile.is_none()
-            && p.try_raw_args()
-                .is_some_and(|raw| raw.peek().is_some_and(|a| a == "--"))
+        // `--` ends mfarole's options and starts COMMAND; without a PROFILE before it, the
+        // profile comes from AWS_PROFILE. What follows is the command's, untouched.
+        if let Some(mut raw) = p.try_raw_args()
+            && raw.peek().is_some_and(|a| a == "--")
         {
-            return Err(Error::Usage(
-                "exec needs a PROFILE before '--': mfarole exec PROFILE -- COMMAND [ARGS...]"
-                    .into(),
-            ));
+            raw.next();
+            let program = raw.next();
+            return Ok(Command::Exec {
+                opts,
+                profile,
+                program,
+                args: raw.collect(),
+            });
         }
         let Some(arg) = p.next().map_err(usage)?.map(Owned::from) else {
             break;
@@ -210,17 +255,23 @@ fn parse_exec(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
         if shared_option(p, &arg, &mut opts)? {
             continue;
         }
-        if matches!(&arg, Owned::Long(l) if l == "server") {
+        if arg.is_long("server") {
             opts.server = true;
             continue;
         }
+        if arg.is_long("profile") {
+            name_profile(&mut profile, profile_value(p)?, true)?;
+            continue;
+        }
         match arg {
-            Owned::Value(v) if profile.is_none() => profile = Some(os_string(v)?),
+            Owned::Value(v) if profile.is_none() => {
+                name_profile(&mut profile, os_string(v)?, false)?;
+            }
             Owned::Value(program) => {
                 let args = p.raw_args().map_err(usage)?.collect();
                 return Ok(Command::Exec {
                     opts,
-                    profile: profile.unwrap_or_default(),
+                    profile,
                     program: Some(program),
                     args,
                 });
@@ -228,9 +279,6 @@ fn parse_exec(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
             other => return Err(other.unexpected()),
         }
     }
-    let profile = profile.ok_or_else(|| {
-        Error::Usage("exec needs a PROFILE: mfarole exec PROFILE -- COMMAND [ARGS...]".into())
-    })?;
     Ok(Command::Exec {
         opts,
         profile,
@@ -270,7 +318,12 @@ fn parse_env(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
                     }
                 };
             }
-            Owned::Value(v) if profile.is_none() => profile = Some(os_string(v)?),
+            ref f if f.is_long("profile") => {
+                name_profile(&mut profile, profile_value(p)?, true)?;
+            }
+            Owned::Value(v) if profile.as_ref().is_none_or(|n| n.flag) => {
+                name_profile(&mut profile, os_string(v)?, false)?;
+            }
             Owned::Value(v) => {
                 return Err(Error::Usage(format!(
                     "env takes one PROFILE; unexpected '{}'",
@@ -280,8 +333,6 @@ fn parse_env(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
             other => return Err(other.unexpected()),
         }
     }
-    let profile =
-        profile.ok_or_else(|| Error::Usage("env needs a PROFILE: mfarole env PROFILE".into()))?;
     Ok(Command::Env {
         opts,
         profile,
@@ -313,15 +364,22 @@ fn parse_list(p: &mut lexopt::Parser, mut verbose: bool) -> Result<Command> {
 }
 
 fn parse_clear(p: &mut lexopt::Parser, mut verbose: bool) -> Result<Command> {
-    let mut profile = None;
+    let mut named = None;
     while let Some(arg) = p.next().map_err(usage)? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help(Some("clear"))),
             Short('v') | Long("verbose") => verbose = true,
-            Value(v) if profile.is_none() => profile = Some(v.string().map_err(usage)?),
+            Long("profile") => {
+                name_profile(&mut named, profile_value(p)?, true)?;
+            }
+            Value(v) if named.as_ref().is_none_or(|n| n.flag) => {
+                name_profile(&mut named, os_string(v)?, false)?;
+            }
             other => return Err(usage(other.unexpected())),
         }
     }
+    // No default from AWS_PROFILE: `clear` without a profile clears everything.
+    let profile = named.map(|n| n.name);
     Ok(Command::Clear { profile, verbose })
 }
 
@@ -385,7 +443,9 @@ pub fn help(sub: Option<&str>) -> String {
 }
 
 const SHARED: &str =
-    "  -t, --mfa-token CODE  the 6-digit MFA code (else mfa_process, else a prompt on the terminal)
+    "      --profile NAME    the profile, instead of PROFILE (the AWS CLI's habit); with
+                        neither, AWS_DEFAULT_PROFILE, else AWS_PROFILE (COMMAND after --)
+  -t, --mfa-token CODE  the 6-digit MFA code (else mfa_process, else a prompt on the terminal)
   -d, --duration D      how long the credentials last: 3600, 45m, 1h, 12h
   -r, --region REGION   the region for STS and for the command (AWS_REGION, AWS_DEFAULT_REGION)
       --no-session      no GetSessionToken: assume the role with the MFA code directly,
@@ -432,6 +492,8 @@ const EXEC_HELP: &str = "\
 mfarole exec: run COMMAND with temporary credentials for PROFILE
 
 Usage: mfarole exec [OPTIONS] [--server] PROFILE [--] [COMMAND [ARGS...]]
+       mfarole exec [OPTIONS] [--server] --profile NAME [--] [COMMAND [ARGS...]]
+       AWS_PROFILE=PROFILE mfarole exec [OPTIONS] [--server] [-- COMMAND [ARGS...]]
 
 Everything after COMMAND is passed to it untouched. Without COMMAND, $SHELL (else /bin/sh)
 is started. The command gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
@@ -476,7 +538,9 @@ Usage: mfarole list [--names | --json]
 const CLEAR_HELP: &str = "\
 mfarole clear: remove cached credentials, of PROFILE's steps or all of them
 
-Usage: mfarole clear [PROFILE]
+Usage: mfarole clear [PROFILE | --profile NAME]
+
+Without a profile, every cached session goes (AWS_PROFILE is not read here).
 ";
 
 const COMPLETIONS_HELP: &str = "\
@@ -559,7 +623,13 @@ mod tests {
             panic!()
         };
         assert!(opts.verbose);
-        assert_eq!(profile, "prod");
+        assert_eq!(
+            profile,
+            Some(Named {
+                name: "prod".into(),
+                flag: false
+            })
+        );
         assert_eq!(program.unwrap(), "terraform");
         assert_eq!(args, ["plan", "-out", "x", "--", "-t"]);
     }
@@ -602,6 +672,55 @@ mod tests {
         assert_eq!(program, None);
     }
 
+    fn exec_parts(args: &[&str]) -> (Option<Named>, Option<OsString>, Vec<OsString>) {
+        match parse_str(args).unwrap() {
+            Command::Exec {
+                profile,
+                program,
+                args,
+                ..
+            } => (profile, program, args),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_profile_can_be_named_by_flag_or_left_to_the_environment() {
+        let named = |name: &str, flag| {
+            Some(Named {
+                name: name.into(),
+                flag,
+            })
+        };
+        let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        // --profile stands where PROFILE does: the first word after it is COMMAND.
+        let (p, prog, args) = exec_parts(&["exec", "--profile", "a", "aws", "--profile", "b"]);
+        assert_eq!((p, prog), (named("a", true), Some("aws".into())));
+        assert_eq!(args, os(&["--profile", "b"]));
+        let (p, prog, _) = exec_parts(&["exec", "--profile=a", "--", "aws"]);
+        assert_eq!((p, prog), (named("a", true), Some("aws".into())));
+        // No PROFILE before `--`: the environment's, later. After `--` all is the command's.
+        let (p, prog, args) = exec_parts(&["exec", "-v", "--", "aws", "--", "-v"]);
+        assert_eq!((p, prog), (None, Some("aws".into())));
+        assert_eq!(args, os(&["--", "-v"]));
+        let (p, prog, args) = exec_parts(&["exec", "--"]);
+        assert_eq!((p, prog, args), (None, None, vec![]));
+        assert_eq!(exec_parts(&["exec"]).0, None);
+        let (p, prog, args) = exec_parts(&["exec", "a", "--", "--profile", "b"]);
+        assert_eq!((p, prog), (named("a", false), Some("--profile".into())));
+        assert_eq!(args, os(&["b"]));
+        let env = parse_str(&["env", "-f", "fish", "--profile", "a"]).unwrap();
+        assert!(
+            matches!(env, Command::Env { profile: Some(Named { ref name, flag: true }), .. } if name == "a")
+        );
+        assert!(matches!(
+            parse_str(&["env"]).unwrap(),
+            Command::Env { profile: None, .. }
+        ));
+        let clear = parse_str(&["clear", "--profile", "a"]).unwrap();
+        assert!(matches!(clear, Command::Clear { profile: Some(ref p), .. } if p == "a"));
+    }
+
     #[test]
     fn help_and_version_come_first() {
         assert_eq!(parse_str(&["-h"]).unwrap(), Command::Help(None));
@@ -620,9 +739,14 @@ mod tests {
     fn usage_errors() {
         let msg = |a: &[&str]| parse_str(a).unwrap_err().to_string();
         assert!(msg(&[]).contains("missing command"));
-        assert!(msg(&["exec"]).contains("exec needs a PROFILE"));
-        assert!(msg(&["exec", "--", "aws", "s3", "ls"]).contains("needs a PROFILE before '--'"));
-        assert!(msg(&["exec", "-v", "--", "aws"]).contains("needs a PROFILE before '--'"));
+        assert!(
+            msg(&["exec", "a", "--profile", "b"]).contains("named twice ('a' and --profile 'b')")
+        );
+        assert!(
+            msg(&["env", "--profile", "a", "b"]).contains("named twice (--profile 'a' and 'b')")
+        );
+        assert!(msg(&["clear", "a", "--profile=b"]).contains("named twice"));
+        assert!(msg(&["exec", "--profile"]).contains("--profile"));
         assert!(msg(&["exec", "-d", "1y", "p"]).contains("--duration 1y"));
         assert!(msg(&["exec", "--bogus", "p"]).contains("--bogus"));
         assert!(msg(&["frobnicate"]).contains("unknown command 'frobnicate'"));

@@ -202,13 +202,14 @@ _mfarole() {
     done
     case "$prev" in
         -t|--mfa-token|-d|--duration|-r|--region) return 0 ;;
+        --profile) _mfarole_profiles "$cur"; return 0 ;;
         -f|--format) COMPREPLY=($(compgen -W "sh fish dotenv json process" -- "$cur")); return 0 ;;
     esac
     case "$sub" in
         "") COMPREPLY=($(compgen -W "exec env list clear completions help -h --help -V --version -v --verbose" -- "$cur")) ;;
         exec|env|clear)
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W "-t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format" -- "$cur"))
+                COMPREPLY=($(compgen -W "--profile -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format" -- "$cur"))
             else
                 _mfarole_profiles "$cur"
             fi ;;
@@ -240,7 +241,7 @@ _mfarole() {
     case "${words[2]}" in
         exec|env|clear)
             if [[ "${words[CURRENT]}" == -* ]]; then
-                compadd -- -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format
+                compadd -- --profile -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format
             else
                 # One name a line, taken as data: no word splitting, globbing or expansion,
                 # and compadd quotes each when it inserts it.
@@ -265,6 +266,7 @@ complete -c mfarole -n __fish_use_subcommand -a clear -d 'remove cached sessions
 complete -c mfarole -n __fish_use_subcommand -a completions -d 'print a completion script'
 complete -c mfarole -n __fish_use_subcommand -a help -d 'print help'
 complete -c mfarole -n '__fish_seen_subcommand_from exec env clear' -a '(mfarole list --names 2>/dev/null)'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env clear' -l profile -x -a '(mfarole list --names 2>/dev/null)' -d 'profile'
 complete -c mfarole -n '__fish_seen_subcommand_from exec env' -s t -l mfa-token -r -d 'MFA code'
 complete -c mfarole -n '__fish_seen_subcommand_from exec env' -s d -l duration -r -d 'duration'
 complete -c mfarole -n '__fish_seen_subcommand_from exec env' -s r -l region -r -d 'region'

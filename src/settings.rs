@@ -42,6 +42,9 @@ pub struct Settings {
     pub server_margin: Option<Duration>,
     /// `AWS_REGION`, else `AWS_DEFAULT_REGION`.
     pub region: Option<String>,
+    /// `AWS_DEFAULT_PROFILE`, else `AWS_PROFILE` (botocore's order): the profile of `exec` and
+    /// `env` when the command line names none.
+    pub default_profile: Option<DefaultProfile>,
     pub endpoints: EndpointSettings,
     /// `LOGNAME`, else `USER`: the first part of the default RoleSessionName.
     pub user: Option<String>,
@@ -62,6 +65,34 @@ pub struct Settings {
 pub struct Files {
     pub config: PathBuf,
     pub credentials: PathBuf,
+}
+
+/// The profile the environment names, and which variable names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultProfile {
+    pub name: String,
+    pub variable: &'static str,
+    /// `AWS_PROFILE` when `AWS_DEFAULT_PROFILE` wins over it and it names another profile:
+    /// the AWS CLI ignores it too, and a warning says so.
+    pub ignored: Option<String>,
+}
+
+impl DefaultProfile {
+    fn from_env(env: &Environ) -> Option<DefaultProfile> {
+        let (first, second) = (env.get("AWS_DEFAULT_PROFILE"), env.get("AWS_PROFILE"));
+        let (name, variable) = match (first, second) {
+            (Some(name), _) => (name, "AWS_DEFAULT_PROFILE"),
+            (None, Some(name)) => (name, "AWS_PROFILE"),
+            (None, None) => return None,
+        };
+        Some(DefaultProfile {
+            name: name.to_string(),
+            variable,
+            ignored: second
+                .filter(|s| first.is_some_and(|f| f != *s))
+                .map(str::to_string),
+        })
+    }
 }
 
 /// The cache's place and patience.
@@ -211,6 +242,7 @@ impl Settings {
                 Some(_) => Some(duration(env, "MFAROLE_SERVER_MARGIN", 0, Zero::Refused)?),
             },
             region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+            default_profile: DefaultProfile::from_env(env),
             endpoints: EndpointSettings {
                 ignore_configured: env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"),
                 all: get("AWS_ENDPOINT_URL"),
@@ -513,6 +545,27 @@ mod tests {
             ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
         ]);
         assert_eq!(s.endpoints.configured(None), None);
+    }
+
+    #[test]
+    fn the_default_profile_is_read_as_botocore_reads_it() {
+        let d = |pairs: &[(&str, &str)]| Settings::for_tests(pairs).default_profile;
+        assert_eq!(d(&[]), None);
+        assert_eq!(d(&[("AWS_PROFILE", "")]), None);
+        let p = d(&[("AWS_PROFILE", "dev")]).unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.variable, p.ignored),
+            ("dev", "AWS_PROFILE", None)
+        );
+        // botocore asks AWS_DEFAULT_PROFILE first (`aws configure get` agrees).
+        let p = d(&[("AWS_PROFILE", "dev"), ("AWS_DEFAULT_PROFILE", "old")]).unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.variable),
+            ("old", "AWS_DEFAULT_PROFILE")
+        );
+        assert_eq!(p.ignored.as_deref(), Some("dev"));
+        let p = d(&[("AWS_PROFILE", "old"), ("AWS_DEFAULT_PROFILE", "old")]).unwrap();
+        assert_eq!(p.ignored, None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod hints;
 mod mfa;
 mod packaging;
 mod probes;
+mod profile_arg;
 mod server;
 mod settings;
 mod shells;
