@@ -127,6 +127,9 @@ fn profile_of(
 fn print_env(settings: &Settings, opts: &Options, profile: &str, format: Format) -> Result<()> {
     let log = Log::new(opts.verbose);
     let got = get_credentials(ctx(opts, settings, &log), profile)?;
+    if format != Format::Process {
+        crate::pipeline::say_no_region(ctx(opts, settings, &log), profile, &got);
+    }
     // A shell that evaluates this is not nested one deeper, as exec's command is: its
     // environment's profile is replaced, so re-evaluating every hour never reaches the limit.
     let outer = &settings.outer.nesting;
@@ -159,6 +162,7 @@ fn exec(
 ) -> Result<u8> {
     let log = Log::new(opts.verbose);
     let got = get_credentials(ctx(opts, settings, &log), profile)?;
+    crate::pipeline::say_no_region(ctx(opts, settings, &log), profile, &got);
     let shell = || settings.shell.clone().unwrap_or_else(|| "/bin/sh".into());
     if opts.server {
         let program = program.unwrap_or_else(shell);

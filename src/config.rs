@@ -33,6 +33,37 @@ pub struct Config {
     sso_sessions: BTreeMap<String, Profile>,
     /// `[services NAME]` sections of the config file.
     services: BTreeMap<String, Profile>,
+    /// The two files as [`Config::load`] found them (none for [`Config::parse`]).
+    read: Vec<FileRead>,
+}
+
+/// One of the two files, as it was found: for the messages that say why no profile is
+/// there, and for the permission check of `list`.
+#[derive(Debug, Clone)]
+pub struct FileRead {
+    pub path: std::path::PathBuf,
+    /// The variable that named it, or why the default was used ([`Files`]).
+    pub from: &'static str,
+    /// Its mode bits; `None`: there is no such file.
+    pub mode: Option<u32>,
+    /// Whether it holds any section.
+    pub sections: bool,
+}
+
+impl FileRead {
+    /// `/x/config (AWS_CONFIG_FILE) does not exist`, `/h/.aws/config has no profile`.
+    fn describe(&self) -> String {
+        let from = match self.from {
+            "" => String::new(),
+            from => format!(" ({from})"),
+        };
+        let state = match (self.mode, self.sections) {
+            (None, _) => "does not exist",
+            (Some(_), false) => "has no profile",
+            (Some(_), true) => "was read",
+        };
+        format!("{}{from} {state}", self.path.display())
+    }
 }
 
 /// What a config section is, by the start of its name.
@@ -66,14 +97,39 @@ fn section_kind(header: &str) -> Option<(Kind, String)> {
 impl Config {
     /// Reads both files; a missing file is an empty one (the CLI agrees).
     pub fn load(files: &Files) -> Result<Config> {
-        let config = read_optional(&files.config)?;
-        let credentials = read_optional(&files.credentials)?;
-        Config::parse(
+        let (config, config_mode) = read_optional(&files.config)?;
+        let (credentials, credentials_mode) = read_optional(&files.credentials)?;
+        let mut out = Config::parse(
             config.as_deref().map(|t| (t, files.config.as_path())),
             credentials
                 .as_deref()
                 .map(|t| (t, files.credentials.as_path())),
-        )
+        )?;
+        let has_sections = |text: Option<&str>| {
+            text.is_some_and(|t| t.lines().any(|l| l.trim_start().starts_with('[')))
+        };
+        out.read = vec![
+            FileRead {
+                path: files.config.clone(),
+                from: files.config_from,
+                mode: config_mode,
+                sections: has_sections(config.as_deref()),
+            },
+            FileRead {
+                path: files.credentials.clone(),
+                from: files.credentials_from,
+                mode: credentials_mode,
+                sections: has_sections(credentials.as_deref()),
+            },
+        ];
+        Ok(out)
+    }
+
+    /// What was read, for the messages that find no profile: `/x/config (AWS_CONFIG_FILE)
+    /// does not exist, and /.aws/credentials (HOME is unset) does not exist`.
+    pub fn files_note(&self) -> String {
+        let parts: Vec<String> = self.read.iter().map(FileRead::describe).collect();
+        parts.join(", and ")
     }
 
     /// Builds the profile map from the files' text; the paths are for error messages.
@@ -137,6 +193,7 @@ impl Config {
             name: name.to_string(),
             referenced_by: referenced_by.map(str::to_string),
             available: self.names(),
+            files: self.files_note(),
         })
     }
 
@@ -394,10 +451,19 @@ fn parse_duration_setting(profile: &Profile, notes: &mut Vec<String>) -> Result<
     }
 }
 
-fn read_optional(path: &Path) -> Result<Option<String>> {
-    match std::fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => Ok(Some(text)),
+/// A file's text and mode; `(None, None)` when there is no such file.
+fn read_optional(path: &Path) -> Result<(Option<String>, Option<u32>)> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let read = std::fs::File::open(path).and_then(|mut f| {
+        let mode = f.metadata()?.mode();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)?;
+        Ok((bytes, mode))
+    });
+    match read {
+        Ok((bytes, mode)) => match String::from_utf8(bytes) {
+            Ok(text) => Ok((Some(text), Some(mode))),
             Err(e) => {
                 let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
                 let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -408,7 +474,7 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
                 })
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((None, None)),
         Err(e) => Err(Error::ConfigIo {
             path: path.to_path_buf(),
             source: e,

@@ -42,6 +42,8 @@ pub enum Error {
         name: String,
         referenced_by: Option<String>,
         available: Vec<String>,
+        /// What was read, said when no profile is there at all ([`crate::config::Config::files_note`]).
+        files: String,
     },
     /// `source_profile` links form a loop.
     ProfileLoop { chain: Vec<String> },
@@ -178,6 +180,7 @@ impl fmt::Display for Error {
                 name,
                 referenced_by,
                 available,
+                files,
             } => {
                 // Names come from the command line and from files: show them cleaned.
                 let name = clean(name, 64);
@@ -197,7 +200,9 @@ impl fmt::Display for Error {
                         "; text after a value is part of it (the AWS CLI reads no comment there): put the comment on a line of its own"
                     );
                 }
-                if available.is_empty() {
+                if available.is_empty() && !files.is_empty() {
+                    write!(f, "; no profiles are defined: {files}")
+                } else if available.is_empty() {
                     write!(
                         f,
                         "; no profiles are defined (check AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE)"
@@ -372,6 +377,7 @@ mod tests {
             name: "x\x1b[2J".into(),
             referenced_by: None,
             available: vec!["a\nb".into()],
+            files: String::new(),
         };
         let shown = e.to_string();
         assert!(!shown.chars().any(char::is_control), "{shown:?}");

@@ -13,6 +13,14 @@ use crate::settings::Settings;
 
 /// `mfarole list`: one line a profile, no secret, no network.
 pub fn render(config: &Config, settings: &Settings, cache: &Cache) -> String {
+    if config.names().is_empty() {
+        // A header alone would not say why: name the files and what was found.
+        cache.log().note(format_args!(
+            "no profiles to list: {}; write one (see CONFIGURATION in 'man mfarole')",
+            config.files_note()
+        ));
+        return String::new();
+    }
     let now = OffsetDateTime::now_utc();
     let mut rows: Vec<[String; 3]> = Vec::new();
     for name in config.names() {

@@ -30,6 +30,13 @@ impl Log {
         }
     }
 
+    /// What the user should know about this run, not a fault: why a new MFA code is needed,
+    /// why `list` shows nothing.
+    pub fn note(&self, msg: fmt::Arguments) {
+        let line = crate::error::printable(&msg.to_string());
+        let _ = writeln!(std::io::stderr().lock(), "mfarole: {line}");
+    }
+
     /// Something the user should know although the run goes on.
     pub fn warn(&self, msg: fmt::Arguments) {
         let line = crate::error::printable(&msg.to_string());

@@ -99,6 +99,23 @@ fn requested_region(opts: &Options, settings: &Settings) -> Option<String> {
     opts.region.clone().or_else(|| settings.region.clone())
 }
 
+/// Says once, on stderr, that the command will get no region, and where one can be set: the
+/// AWS CLI would fail later with "You must specify a region". For `exec` and `env` (not
+/// `env --format process`, whose caller has a region of its own, nor `list`).
+pub fn say_no_region(run: Run, profile: &str, got: &Got) {
+    if got.region.is_some() {
+        return;
+    }
+    let section = match profile {
+        "default" => "[default]".to_string(),
+        p => format!("[profile {p}]"),
+    };
+    run.log.warn(format_args!(
+        "no region for '{profile}', so the command gets no AWS_REGION and most AWS commands will fail; add region = REGION to {section} in {}, or pass --region or set AWS_REGION",
+        run.settings.files.config.display()
+    ));
+}
+
 /// The heart of `exec` and `env`: credentials for `profile`, from the cache where fresh, else
 /// from STS, resuming the plan after its last fresh cached step.
 pub fn get_credentials(run: Run, profile: &str) -> Result<Got> {
@@ -125,6 +142,10 @@ pub fn get_credentials_fresh_for(run: Run, profile: &str, margin: Option<Duratio
         });
     }
     let config = Config::load(&run.settings.files)?;
+    if run.log.is_verbose() {
+        run.log
+            .verbose(format_args!("config files: {}", config.files_note()));
+    }
     let resolved = resolve(
         &config,
         profile,

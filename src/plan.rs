@@ -475,7 +475,9 @@ external_id = ext-1
             duration: Some(7200),
             no_session: false,
         };
-        let e = plan(&chain("deep"), &long, "ep", "n").unwrap_err().to_string();
+        let e = plan(&chain("deep"), &long, "ep", "n")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "profile 'deep': its role is assumed with the credentials of role 'admin', and STS gives such a chained role at most 1h, but -d 2h asks more: ask for -d 1h or less"

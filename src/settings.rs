@@ -65,6 +65,10 @@ pub struct Settings {
 pub struct Files {
     pub config: PathBuf,
     pub credentials: PathBuf,
+    /// Where each path came from, for the message that says a file is missing:
+    /// `AWS_CONFIG_FILE`, or "" for the default under `HOME`, or "HOME is unset".
+    pub config_from: &'static str,
+    pub credentials_from: &'static str,
 }
 
 /// The profile the environment names, and which variable names it.
@@ -294,11 +298,22 @@ impl Files {
     /// first, then a leading `~` (see [`expand_path`]).
     fn from_env(env: &Environ) -> Files {
         let aws_dir = env.home().unwrap_or_else(|| "/".into()).join(".aws");
-        let path = |name: &str| env.path(name).map(|p| expand_path(p, env));
+        let default = if env.home().is_some() {
+            ""
+        } else {
+            "HOME is unset"
+        };
+        let path = |name: &'static str, file: &str| match env.path(name) {
+            Some(p) => (expand_path(p, env), name),
+            None => (aws_dir.join(file), default),
+        };
+        let (config, config_from) = path("AWS_CONFIG_FILE", "config");
+        let (credentials, credentials_from) = path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
         Files {
-            config: path("AWS_CONFIG_FILE").unwrap_or_else(|| aws_dir.join("config")),
-            credentials: path("AWS_SHARED_CREDENTIALS_FILE")
-                .unwrap_or_else(|| aws_dir.join("credentials")),
+            config,
+            credentials,
+            config_from,
+            credentials_from,
         }
     }
 }

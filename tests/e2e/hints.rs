@@ -125,3 +125,82 @@ fn expired_session_keys_in_the_files_say_so() {
         "mfarole: AssumeRole for profile 'stale-role' failed: ExpiredToken: The security token included in the request is expired; the keys of profile 'stale' are session keys (they have aws_session_token) that have expired: put new ones, or long-term keys without aws_session_token, in the credentials file"
     );
 }
+
+/// Item 6: config files that are not there are named, with where their path came from
+/// (`HOME` unset, `AWS_CONFIG_FILE`), by the error and by `list`, which no longer prints a
+/// lone header.
+#[test]
+fn missing_config_files_are_named() {
+    let sb = Sandbox::empty("http://127.0.0.1:9").env("AWS_CONFIG_FILE", "/nonexistent");
+    sb.write_credentials("# nothing yet\n");
+    let creds = sb.credentials.display().to_string();
+    sb.run(&["exec", "admin", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has(&format!(
+            "profile 'admin' is not in the config; no profiles are defined: /nonexistent (AWS_CONFIG_FILE) does not exist, and {creds} (AWS_SHARED_CREDENTIALS_FILE) has no profile"
+        ));
+    let out = sb.run(&["list"]);
+    out.ok().one_error_line().stderr_has(&format!(
+        "mfarole: no profiles to list: /nonexistent (AWS_CONFIG_FILE) does not exist, and {creds} (AWS_SHARED_CREDENTIALS_FILE) has no profile; write one"
+    ));
+    assert_eq!(out.stdout, "", "no lone header");
+    // Without HOME, `~` is `/`: said so.
+    if std::path::Path::new("/.aws").exists() {
+        return; // this machine has a /.aws of its own
+    }
+    let out = crate::support::Out::of(
+        &["exec", "admin"],
+        std::process::Command::new(crate::support::BIN)
+            .args(["exec", "admin", "--", "true"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .unwrap(),
+    );
+    out.code(125).one_error_line().stderr_has(
+        "no profiles are defined: /.aws/config (HOME is unset) does not exist, and /.aws/credentials (HOME is unset) does not exist",
+    );
+}
+
+/// Item 5: no region anywhere: `exec` and `env` say so once, with the profile and where a
+/// region can be set; `env --format process` (whose caller has its own) and `list` do not.
+#[test]
+fn no_region_is_said_once_where_it_matters() {
+    let moto = Moto::shared();
+    let sb = Sandbox::new(moto);
+    sb.append_credentials(&format!(
+        "\n[lost]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        moto.get("users.smith.key"),
+        moto.get("users.smith.secret")
+    ));
+    sb.append_config(&format!(
+        "\n[profile lost-role]\nrole_arn = {}\nsource_profile = lost\n",
+        moto.get("roles.plain")
+    ));
+    let config = sb.config.display().to_string();
+    let warning = format!(
+        "mfarole: warning: no region for 'lost-role', so the command gets no AWS_REGION and most AWS commands will fail; add region = REGION to [profile lost-role] in {config}, or pass --region or set AWS_REGION"
+    );
+    let out = sb.run(&[
+        "exec",
+        "lost-role",
+        "--",
+        "sh",
+        "-c",
+        "echo ${AWS_REGION-unset}",
+    ]);
+    out.ok().stdout_has("unset").stderr_has(&warning);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    sb.run(&["env", "lost-role"]).ok().stderr_has(&warning);
+    let quiet = |args: &[&str]| {
+        let out = sb.run(args);
+        out.ok();
+        assert_eq!(out.stderr, "", "{args:?}");
+    };
+    quiet(&["env", "--format", "process", "lost-role"]);
+    quiet(&["list"]);
+    quiet(&["exec", "--region", "eu-west-1", "lost-role", "--", "true"]);
+    // A region from the chain (smith's) is enough.
+    quiet(&["exec", "plain", "--", "true"]);
+}
