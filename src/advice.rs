@@ -1,16 +1,107 @@
 //! What to do about a failed step when STS's answer alone cannot say it: the hints that need
 //! the profile's chain and the command line (which profile to add `mfa_serial` to, which
-//! duration to ask for and where it was set, whose session keys expired).
+//! duration to ask for and where it was set, whose session keys expired); and what a run says
+//! about an MFA code: that `--mfa-token` is not needed, or why a new code is needed although
+//! an MFA session is cached.
 //!
 //! STS's own words are judged in [`crate::sts`] (a wrong code, an unknown key, the clock);
 //! here a step's error gets the hint that names the user's own settings. Nothing here reads a
-//! file or the network.
+//! file (but the cache entry of an MFA session) or the network.
 
+use time::OffsetDateTime;
+
+use crate::cache::Cache;
 use crate::config::Chain;
 use crate::creds::Credentials;
 use crate::error::{Error, StsFailure, clean};
-use crate::plan::{Action, CHAINED_ROLE_MAX, Step};
+use crate::pipeline::{Resolved, Run};
+use crate::plan::{Action, CHAINED_ROLE_MAX, Overrides, Plan, Step};
 use crate::units::show_duration;
+
+/// `--mfa-token` given for a run that needs no code at all: said without `-v`, since the user
+/// may think the code did something (a role's MFA, say).
+pub(crate) fn say_code_not_needed(run: Run, resolved: &Resolved) {
+    if run.opts.mfa_token.is_none() || resolved.plan.steps.iter().any(|s| s.mfa.is_some()) {
+        return;
+    }
+    let why = match (&resolved.chain.mfa, &resolved.plan.passthrough) {
+        (None, _) => "no profile of its chain sets mfa_serial".to_string(),
+        (Some(_), Some(why)) => why.clone(),
+        (Some(_), None) => "no step of its plan carries MFA".to_string(),
+    };
+    run.log.warn(format_args!(
+        "--mfa-token is not used: this run of '{}' needs no MFA code ({why})",
+        clean(&resolved.chain.target, 64)
+    ));
+}
+
+/// `--mfa-token` given, and the step that would carry it came from the cache (or from the
+/// mfarole that held its lock): said under `-v`, as the code may be meant for a later step.
+pub(crate) fn say_code_unused(run: Run, plan: &Plan) {
+    if run.opts.mfa_token.is_none() {
+        return;
+    }
+    if let Some((i, step)) = plan.steps.iter().enumerate().find(|(_, s)| s.mfa.is_some()) {
+        run.log.verbose(format_args!(
+            "--mfa-token is not used: step {} ({} with MFA) and the steps after it were cached",
+            i + 1,
+            step.action.describe()
+        ));
+    }
+}
+
+/// Before a step that needs a code, when the profile's usual MFA session is cached and fresh
+/// but this run cannot use it (`-d`, `--no-session`): says why a new code is needed.
+pub(crate) fn say_why_new_code(run: Run, resolved: &Resolved, cache: &Cache, step: &Step) {
+    let asked = run.opts.duration;
+    if asked.is_none() && !run.opts.no_session {
+        return;
+    }
+    let Ok(usual) = crate::plan::plan(
+        &resolved.chain,
+        &Overrides::default(),
+        &resolved.endpoint.key(),
+        &resolved.session_name,
+    ) else {
+        return;
+    };
+    let session = usual
+        .steps
+        .iter()
+        .find(|s| s.mfa.is_some() && matches!(s.action, Action::GetSessionToken { .. }));
+    let Some(session) = session.filter(|s| s.cache_key != step.cache_key) else {
+        return;
+    };
+    let now = OffsetDateTime::now_utc();
+    let Some(expires) = cache
+        .get_fresh(&session.cache_key, now, None)
+        .and_then(|hit| hit.credentials.expiration)
+    else {
+        return;
+    };
+    let secs = (expires - now).whole_seconds();
+    let left = u32::try_from(secs).unwrap_or(0);
+    let why = match (&step.action, asked) {
+        (_, _) if run.opts.no_session => "--no-session does not use it".to_string(),
+        (Action::AssumeRole(_), Some(d)) => format!(
+            "a role for longer than 1h (-d {}) cannot be assumed with it; ask for -d 1h or less to use it",
+            show_duration(d)
+        ),
+        (_, Some(d)) if left < d => {
+            format!("it ends sooner than the {} asked with -d", show_duration(d))
+        }
+        (_, Some(d)) => format!(
+            "-d {} asks for a session of another length",
+            show_duration(d)
+        ),
+        (_, None) => return,
+    };
+    run.log.note(format_args!(
+        "a new MFA code is needed although an MFA session is cached (until {}, {}): {why}",
+        crate::cache::show_time(expires),
+        crate::units::show_left(secs)
+    ));
+}
 
 /// What a failed step was, for its hint.
 pub(crate) struct Failed<'a> {

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::mfa::CodeSource;
 use crate::plan::{self, Action, Plan, Step};
-use crate::settings::Settings;
+use crate::settings::{CacheSettings, Settings};
 use crate::sts::{self, Client, Endpoint};
 use crate::units;
 
@@ -132,7 +132,11 @@ pub fn get_credentials_fresh_for(run: Run, profile: &str, margin: Option<Duratio
     cache_settings.margin = cache_settings.margin.max(margin.unwrap_or_default());
     if let Some(credentials) = inherited(run, profile, cache_settings.margin) {
         run.log.verbose(format_args!(
-            "inside an mfarole environment for '{profile}' whose credentials are fresh: using them"
+            "inside an mfarole environment for '{profile}' whose credentials are fresh: using them{}",
+            match run.opts.mfa_token {
+                Some(_) => " (--mfa-token is not used)",
+                None => "",
+            }
         ));
         let region = requested_region(run.opts, run.settings);
         return Ok(Got {
@@ -159,55 +163,76 @@ pub fn get_credentials_fresh_for(run: Run, profile: &str, margin: Option<Duratio
     }
     chain.source.check(&chain.source_profile, run.settings)?;
     log_plan(run.log, profile, &resolved);
+    crate::advice::say_code_not_needed(run, &resolved);
     let known = chain.source.known().cloned();
     let credentials = match (&resolved.plan.passthrough, known) {
         (Some(why), Some(known)) => {
             run.log.verbose(format_args!("{why}"));
             known
         }
-        (_, known) => {
-            let cache = Cache::open(&cache_settings, run.log);
-            let mut client = None;
-            let mut step = |step: &Step, creds: Option<&Credentials>| {
-                let client = match &client {
-                    Some(c) => c,
-                    None => client.insert(Client::new(
-                        resolved.endpoint.clone(),
-                        &run.settings.net,
-                        run.log,
-                    )?),
-                };
-                run_step(run, &resolved, &cache, client, step, creds).map_err(|e| {
-                    let failed = crate::advice::Failed {
-                        chain: &resolved.chain,
-                        step,
-                        signed_with: creds,
-                        asked: run.opts.duration,
-                    };
-                    crate::advice::explain(e, &failed)
-                })
-            };
-            let clock = OffsetDateTime::now_utc;
-            let resume = Resume {
-                refresh: run.opts.refresh,
-                started,
-            };
-            execute(
-                &resolved.plan,
-                known,
-                &cache,
-                &clock,
-                resume,
-                &mut step,
-                run.log,
-            )?
-        }
+        (_, known) => run_plan(run, &resolved, known, &cache_settings, started)?,
     };
     Ok(Got {
         credentials,
         region: resolved.region,
         nesting,
     })
+}
+
+/// Runs the plan with the cache: each step under its lock, its failure explained
+/// ([`crate::advice`]). Says why a new MFA code is needed when an MFA session is cached, and
+/// under `-v` that `--mfa-token` went unused when the step with MFA came from the cache.
+fn run_plan(
+    run: Run,
+    resolved: &Resolved,
+    known: Option<Credentials>,
+    cache_settings: &CacheSettings,
+    started: SystemTime,
+) -> Result<Credentials> {
+    let cache = Cache::open(cache_settings, run.log);
+    let mut client = None;
+    let code_step_ran = std::cell::Cell::new(false);
+    let mut step = |step: &Step, creds: Option<&Credentials>| {
+        if step.mfa.is_some() {
+            code_step_ran.set(true);
+            crate::advice::say_why_new_code(run, resolved, &cache, step);
+        }
+        let client = match &client {
+            Some(c) => c,
+            None => client.insert(Client::new(
+                resolved.endpoint.clone(),
+                &run.settings.net,
+                run.log,
+            )?),
+        };
+        run_step(run, resolved, &cache, client, step, creds).map_err(|e| {
+            let failed = crate::advice::Failed {
+                chain: &resolved.chain,
+                step,
+                signed_with: creds,
+                asked: run.opts.duration,
+            };
+            crate::advice::explain(e, &failed)
+        })
+    };
+    let clock = OffsetDateTime::now_utc;
+    let resume = Resume {
+        refresh: run.opts.refresh,
+        started,
+    };
+    let credentials = execute(
+        &resolved.plan,
+        known,
+        &cache,
+        &clock,
+        resume,
+        &mut step,
+        run.log,
+    )?;
+    if !code_step_ran.get() {
+        crate::advice::say_code_unused(run, &resolved.plan);
+    }
+    Ok(credentials)
 }
 
 /// The guards that come before any file is read: a `credential_process` that runs mfarole

@@ -58,6 +58,16 @@ pub fn show_duration(secs: u32) -> String {
     out
 }
 
+/// What is left of a session, to the minute, as `list` and the notes say it: `47m left`,
+/// `11h59m left`, `less than 1m left`.
+pub fn show_left(secs: i64) -> String {
+    let secs = u32::try_from(secs).unwrap_or(if secs < 0 { 0 } else { u32::MAX });
+    if secs < 60 {
+        return "less than 1m left".into();
+    }
+    format!("{} left", show_duration(secs - secs % 60))
+}
+
 /// What STS accepts as a RoleSessionName.
 pub fn valid_session_name(name: &str) -> bool {
     (2..=64).contains(&name.len()) && name.bytes().all(session_name_byte)
@@ -120,6 +130,11 @@ mod tests {
         }
         assert_eq!(show_duration(5400), "1h30m");
         assert_eq!(show_duration(0), "0s");
+        assert_eq!(show_left(47 * 60 + 59), "47m left");
+        assert_eq!(show_left(12 * 3600 - 20), "11h59m left");
+        assert_eq!(show_left(3600), "1h left");
+        assert_eq!(show_left(59), "less than 1m left");
+        assert_eq!(show_left(-5), "less than 1m left");
     }
 
     #[test]

@@ -204,3 +204,48 @@ fn no_region_is_said_once_where_it_matters() {
     // A region from the chain (smith's) is enough.
     quiet(&["exec", "plain", "--", "true"]);
 }
+
+/// Item 8: `-t` for a run that needs no code says so (always); `-t` whose step came from the
+/// cache says so under `-v` only.
+#[test]
+fn an_mfa_token_that_is_not_needed_says_so() {
+    let sb = sandbox();
+    let out = sb.run(&["exec", "-t", "123456", "plain", "--", "true"]);
+    out.ok().stderr_has(
+        "mfarole: warning: --mfa-token is not used: this run of 'plain' needs no MFA code (no profile of its chain sets mfa_serial)",
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    sb.run(&["exec", "-t", "123456", "jones", "--", "true"])
+        .ok()
+        .stderr_lacks("--mfa-token is not used");
+    let out = sb.run(&["exec", "-t", "123456", "jones", "--", "true"]);
+    out.ok();
+    assert_eq!(out.stderr, "", "cached, without -v: nothing to say");
+    sb.run(&["exec", "-v", "-t", "123456", "jones", "--", "true"])
+        .ok()
+        .stderr_has("--mfa-token is not used: step 1 (GetSessionToken with MFA) and the steps after it were cached");
+}
+
+/// Item 8: a cached MFA session that this run cannot use (`-d` over what it can give) says
+/// why a new code is needed.
+#[test]
+fn a_new_code_despite_a_cached_mfa_session_says_why() {
+    let sb = sandbox();
+    sb.run(&["exec", "-t", "123456", "admin", "--", "true"])
+        .ok();
+    let out = sb.run(&["exec", "-t", "234567", "-d", "2h", "admin", "--", "true"]);
+    out.ok().stderr_has(
+        "mfarole: a new MFA code is needed although an MFA session is cached (until ",
+    ).stderr_has(
+        " left): a role for longer than 1h (-d 2h) cannot be assumed with it; ask for -d 1h or less to use it",
+    );
+    // A session longer than the cached one has left.
+    let out = sb.run(&["exec", "-t", "345678", "-d", "13h", "jones", "--", "true"]);
+    out.ok()
+        .stderr_has("11h59m left): it ends sooner than the 13h asked with -d");
+    // Nothing cached to explain: nothing said.
+    let fresh = sandbox();
+    let out = fresh.run(&["exec", "-t", "123456", "-d", "2h", "admin", "--", "true"]);
+    out.ok();
+    assert_eq!(out.stderr, "");
+}
