@@ -445,7 +445,8 @@ pub fn help(sub: Option<&str>) -> String {
 const SHARED: &str =
     "      --profile NAME    the profile, instead of PROFILE (the AWS CLI's habit); with
                         neither, AWS_DEFAULT_PROFILE, else AWS_PROFILE (COMMAND after --)
-  -t, --mfa-token CODE  the 6-digit MFA code (else mfa_process, else a prompt on the terminal)
+  -t, --mfa-token CODE  the 6-digit MFA code, as 123456, 123 456 or 123-456 (else mfa_process,
+                        else a prompt on the terminal)
   -d, --duration D      how long the credentials last: 3600, 45m, 1h, 12h
   -r, --region REGION   the region for STS and for the command (AWS_REGION, AWS_DEFAULT_REGION)
       --no-session      no GetSessionToken: assume the role with the MFA code directly,

@@ -55,6 +55,10 @@ pub enum Error {
     NotACode { shape: String },
     /// The user pressed Ctrl-C at the prompt.
     Interrupted,
+    /// The user pressed Ctrl-C at the prompt of the run this one waited for (`make -j8`).
+    /// `quiet` when that run is of this run's terminal session, which has said it already:
+    /// one line for eight runs, not eight.
+    InterruptedThere { quiet: bool },
     /// The STS endpoint is not usable (bad URL, plain HTTP to a remote host, bad CA bundle).
     Endpoint { endpoint: String, message: String },
     /// The request never got an HTTP answer (DNS, connect, TLS, timeout).
@@ -118,7 +122,7 @@ impl Error {
     /// The exit status `main` returns for this error.
     pub fn code(&self) -> u8 {
         match self {
-            Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Interrupted | Error::InterruptedThere { .. } => EXIT_INTERRUPTED,
             Error::Shared { code, .. } if *code != 0 => *code,
             Error::Quoting { error, .. } => error.code(),
             Error::Exec { source, .. } if source.kind() == io::ErrorKind::NotFound => {
@@ -149,6 +153,12 @@ impl Error {
             error: Box::new(self),
             quote,
         }
+    }
+
+    /// Whether `main` says nothing of this error: another run of the same terminal session
+    /// has said it.
+    pub fn is_quiet(&self) -> bool {
+        matches!(self, Error::InterruptedThere { quiet: true })
     }
 
     /// The error in mfarole's own words: without what programs outside it said, which may hold
@@ -229,6 +239,9 @@ impl fmt::Display for Error {
                 write!(f, "what was typed ({shape}) is not a 6-digit MFA code")
             }
             Error::Interrupted => f.write_str("interrupted"),
+            Error::InterruptedThere { .. } => f.write_str(
+                "interrupted at the MFA prompt of another mfarole that this run waited for; run again to be asked",
+            ),
             Error::Shared { message, .. } => f.write_str(message),
             Error::Source {
                 profile,

@@ -52,7 +52,9 @@ pub fn run_main() -> u8 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("mfarole: {}", error::printable(&err.to_string()));
+            if !err.is_quiet() {
+                eprintln!("mfarole: {}", error::printable(&err.to_string()));
+            }
             err.code()
         }
     }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex};
 
 use crate::error::{Error, Result};
+use crate::log::Log;
 
 /// The MFA device of a chain and how to get its codes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +53,28 @@ pub enum Origin {
     Prompt,
 }
 
-/// Checks that a code is six digits, before any request is made.
+/// Checks that a code is six digits, before any request is made. The digits may be grouped
+/// as authenticator apps show them, `123 456` or `123-456`: white space and hyphens between
+/// digits are dropped.
 pub fn parse_code(text: &str) -> Option<Code> {
     let t = text.trim();
-    (t.len() == 6 && t.bytes().all(|b| b.is_ascii_digit())).then(|| Code(t.to_string()))
+    let digits: String = t
+        .chars()
+        .filter(|c| !(c.is_whitespace() || *c == '-'))
+        .collect();
+    let grouped = !t.starts_with('-') && !t.ends_with('-');
+    (grouped && digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(Code(digits))
+}
+
+/// What mfarole remembers of the codes it sent for one device, so that a code STS has just
+/// taken is not sent again: STS takes each code once. The cache keeps it
+/// (`src/cache/codes.rs`).
+pub trait CodeMemory {
+    /// Whether `code` is the one sent for this device moments ago.
+    fn just_used(&self, code: &Code) -> bool;
+    /// Notes that `code` was sent and may have been taken.
+    fn sent(&self, code: &Code);
 }
 
 /// Gets codes for one device from the first source that applies.
@@ -63,6 +82,10 @@ pub struct CodeSource<'a> {
     pub device: &'a MfaDevice,
     pub flag: Option<&'a str>,
     pub process_timeout: Duration,
+    /// The codes sent for this device before (none without a cache).
+    pub memory: Option<&'a dyn CodeMemory>,
+    /// Where a line saying that mfarole waits for the next code goes.
+    pub log: &'a Log,
 }
 
 impl CodeSource<'_> {
@@ -90,22 +113,38 @@ impl CodeSource<'_> {
     }
 }
 
-/// How many times a typed code is asked for when it is not a code or STS rejects it.
+/// How many codes are typed in all when STS rejects them.
 pub const PROMPT_ATTEMPTS: u32 = 3;
+/// How many times a typed line that is not a code (a wrong length, a letter, nothing), or a
+/// code that was just used, is asked for again without using an attempt: a stuck key must not
+/// loop for ever.
+pub const REASKS: u32 = 5;
+/// How many times a time-based `mfa_process` that gives the code just used is waited for.
+pub const PROCESS_WAITS: u32 = 2;
+/// The life of a time-based code (RFC 6238's usual step): the next one comes at the next
+/// multiple of it, in Unix time.
+const TOTP_STEP: u64 = 30;
 
 impl CodeSource<'_> {
-    /// Makes `call` with a code, asking again (up to [`PROMPT_ATTEMPTS`] in all) when a typed
-    /// code is not six digits or STS rejects it as a wrong code. Codes from `--mfa-token` or
-    /// `mfa_process` are not retried: the same source would give the same code.
+    /// Makes `call` with a code, asking again (up to [`PROMPT_ATTEMPTS`] in all) when STS
+    /// rejects a typed code as a wrong one. Codes from `--mfa-token` or `mfa_process` are not
+    /// retried: the same source would give the same code. A code sent is remembered
+    /// ([`CodeMemory`]), unless STS answered that it is wrong.
     pub fn with_code<T>(&self, mut call: impl FnMut(&Code) -> Result<T>) -> Result<T> {
         let mut again: Option<String> = None;
         let mut attempt = 1;
         loop {
             let retry = self.origin() == Origin::Prompt && attempt < PROMPT_ATTEMPTS;
             let next = format!("({}/{PROMPT_ATTEMPTS})", attempt + 1);
-            let result = self.get(again.as_deref()).and_then(|code| call(&code));
+            let code = self.unused_code(again.take())?;
+            let result = call(&code);
+            if let Some(memory) = self.memory
+                && !matches!(result, Err(Error::Sts(_)))
+            {
+                // Taken, or perhaps taken (no answer): either way not to be sent again.
+                memory.sent(&code);
+            }
             again = match result {
-                Err(e @ Error::NotACode { .. }) if retry => Some(format!("{e}; try again {next}")),
                 Err(Error::Sts(f)) if retry && f.is_wrong_mfa_code() => Some(format!(
                     "STS rejected the code ({}); enter the next code {next}",
                     crate::error::clean(&f.message, 120)
@@ -115,6 +154,81 @@ impl CodeSource<'_> {
             attempt += 1;
         }
     }
+
+    /// A code that is not the one sent moments ago: a typed line that is not a code, or a
+    /// code just used, is asked for again ([`REASKS`] times at most); a time-based
+    /// `mfa_process` that gives the code just used is run again when the next one is due
+    /// ([`PROCESS_WAITS`] times at most). A code from `--mfa-token` is sent as it is.
+    fn unused_code(&self, mut why: Option<String>) -> Result<Code> {
+        let (mut reasks, mut waits) = (0, 0);
+        loop {
+            let code = match self.get(why.as_deref()) {
+                Err(e @ Error::NotACode { .. }) if reasks < REASKS => {
+                    reasks += 1;
+                    why = Some(format!("{e}; type the 6 digits again"));
+                    continue;
+                }
+                Err(e @ Error::NotACode { .. }) => {
+                    return Err(Error::Mfa(format!(
+                        "{e}, {} times; pass the code with --mfa-token, or set mfa_process",
+                        REASKS + 1
+                    )));
+                }
+                other => other?,
+            };
+            if !self.memory.is_some_and(|m| m.just_used(&code)) {
+                return Ok(code);
+            }
+            match self.origin() {
+                Origin::Flag => return Ok(code),
+                Origin::Prompt if reasks < REASKS => {
+                    reasks += 1;
+                    why = Some(
+                        "that code was just used, and STS takes each code once; enter the next one when your app shows it"
+                            .into(),
+                    );
+                }
+                Origin::Process if waits < PROCESS_WAITS => {
+                    waits += 1;
+                    self.wait_for_next_code();
+                }
+                _ => return Err(self.still_used()),
+            }
+        }
+    }
+
+    /// Sleeps until the next time-based code is due (and a second more), saying so.
+    fn wait_for_next_code(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let wait = until_next_code(now);
+        self.log.note(format_args!(
+            "mfa_process of profile '{}' gave the code that was just used (STS takes each code once); waiting {}s for the next one",
+            crate::error::clean(&self.device.profile, 64),
+            wait.as_secs_f64().ceil()
+        ));
+        std::thread::sleep(wait);
+    }
+
+    fn still_used(&self) -> Error {
+        let profile = crate::error::clean(&self.device.profile, 64);
+        Error::Mfa(match self.origin() {
+            Origin::Process => format!(
+                "mfa_process of profile '{profile}' gave the code that was just used, again after {PROCESS_WAITS} new {TOTP_STEP}-second periods; make it give the current time-based code, or pass --mfa-token"
+            ),
+            _ => format!(
+                "the code was just used, {} times; wait for the next code and run again",
+                REASKS + 1
+            ),
+        })
+    }
+}
+
+/// From `now` (Unix time) to a second after the next time-based code is due.
+fn until_next_code(now: Duration) -> Duration {
+    Duration::from_secs(TOTP_STEP - now.as_secs() % TOTP_STEP + 1)
+        - Duration::from_nanos(u64::from(now.subsec_nanos()))
 }
 
 fn no_terminal(serial: &str, profile: &str) -> Error {
@@ -146,8 +260,9 @@ fn prompt(serial: &str, profile: &str, again: Option<&str>) -> Result<Code> {
         .map_err(|_| no_terminal(serial, profile))?;
     let saved = termios::tcgetattr(&tty).map_err(|_| no_terminal(serial, profile))?;
     let tty_err = |e: std::io::Error| Error::io("cannot use the terminal", e);
+    // Every line mfarole writes here starts as its other lines do.
     if let Some(why) = again {
-        writeln!(tty, "{}", crate::error::printable(why)).map_err(tty_err)?;
+        writeln!(tty, "mfarole: {}", crate::error::printable(why)).map_err(tty_err)?;
     }
     let mut raw = saved.clone();
     raw.local_modes
@@ -156,7 +271,7 @@ fn prompt(serial: &str, profile: &str, again: Option<&str>) -> Result<Code> {
     raw.special_codes[SpecialCodeIndex::VTIME] = 0;
     write!(
         tty,
-        "Enter MFA code for {}: ",
+        "mfarole: Enter MFA code for {}: ",
         crate::error::clean(serial, 200)
     )
     .map_err(tty_err)?;
@@ -180,11 +295,21 @@ fn prompt(serial: &str, profile: &str, again: Option<&str>) -> Result<Code> {
 
 /// A typed line shown back in an error: its shape, not its digits.
 fn mask_typed(line: &str) -> String {
-    line.trim()
+    let shape: String = line
+        .trim()
         .chars()
         .take(12)
-        .map(|c| if c.is_ascii_digit() { '#' } else { '?' })
-        .collect()
+        .map(|c| match c {
+            '0'..='9' => '#',
+            ' ' | '-' => c,
+            _ => '?',
+        })
+        .collect();
+    if shape.is_empty() {
+        "nothing".into()
+    } else {
+        shape
+    }
 }
 
 enum Typed {
@@ -311,7 +436,25 @@ mod tests {
     #[test]
     fn codes_are_six_digits() {
         assert_eq!(parse_code(" 123456\n").unwrap().as_str(), "123456");
-        for bad in ["12345", "1234567", "12345a", "", "１２３４５６"] {
+        // As authenticator apps show them.
+        for grouped in ["123 456", "123-456", " 123\u{a0}456 ", "12 34 56"] {
+            assert_eq!(
+                parse_code(grouped).unwrap().as_str(),
+                "123456",
+                "{grouped:?}"
+            );
+        }
+        for bad in [
+            "12345",
+            "1234567",
+            "12345a",
+            "",
+            "１２３４５６",
+            "123 4567",
+            "-123456",
+            "123456-",
+            "123_456",
+        ] {
             assert!(parse_code(bad).is_none(), "{bad}");
         }
         assert_eq!(
@@ -327,6 +470,8 @@ mod tests {
             device: &d,
             flag: Some("222222"),
             process_timeout: Duration::from_secs(5),
+            memory: None,
+            log: &Log::default(),
         };
         assert_eq!(s.origin(), Origin::Flag);
         assert_eq!(s.get(None).unwrap().as_str(), "222222");
@@ -334,6 +479,8 @@ mod tests {
             device: &d,
             flag: Some("22"),
             process_timeout: Duration::from_secs(5),
+            memory: None,
+            log: &Log::default(),
         };
         assert!(s.get(None).unwrap_err().to_string().contains("6-digit"));
     }
@@ -345,6 +492,8 @@ mod tests {
             device: &d,
             flag: None,
             process_timeout: Duration::from_secs(5),
+            memory: None,
+            log: &Log::default(),
         };
         assert_eq!(s.origin(), Origin::Process);
         assert_eq!(s.get(None).unwrap().as_str(), "654321");
@@ -385,7 +534,65 @@ mod tests {
     }
 
     #[test]
+    fn the_next_code_is_waited_for_until_its_period_starts() {
+        let at = |s: u64, ms: u64| until_next_code(Duration::from_millis(s * 1000 + ms));
+        assert_eq!(at(1_800_000_000, 0), Duration::from_secs(31));
+        assert_eq!(at(1_800_000_029, 500), Duration::from_millis(1500));
+        assert_eq!(at(1_800_000_017, 250), Duration::from_millis(13_750));
+    }
+
+    /// A memory that says every code in `used` was just sent, and records what is sent.
+    struct Remembers {
+        used: Vec<&'static str>,
+        sent: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl CodeMemory for Remembers {
+        fn just_used(&self, code: &Code) -> bool {
+            self.used.contains(&code.as_str())
+        }
+        fn sent(&self, code: &Code) {
+            self.sent.borrow_mut().push(code.as_str().to_string());
+        }
+    }
+
+    #[test]
+    fn a_code_given_by_flag_is_sent_even_if_just_used_and_remembered_unless_rejected() {
+        let d = device(None);
+        let memory = Remembers {
+            used: vec!["222222"],
+            sent: Default::default(),
+        };
+        let s = CodeSource {
+            device: &d,
+            flag: Some("222 222"),
+            process_timeout: Duration::from_secs(5),
+            memory: Some(&memory),
+            log: &Log::default(),
+        };
+        let got = s.with_code(|code| Ok(code.as_str().to_string())).unwrap();
+        assert_eq!(got, "222222");
+        assert_eq!(*memory.sent.borrow(), ["222222"]);
+        // A code STS answered is wrong is not remembered: it was not taken.
+        let wrong = s.with_code(|_| -> Result<()> {
+            Err(Error::Sts(Box::new(crate::error::StsFailure {
+                action: "GetSessionToken",
+                profile: "jones".into(),
+                code: "AccessDenied".into(),
+                message: "MultiFactorAuthentication failed with invalid MFA one time pass code."
+                    .into(),
+                request_id: None,
+                hint: None,
+            })))
+        });
+        assert!(wrong.is_err());
+        assert_eq!(memory.sent.borrow().len(), 1);
+    }
+
+    #[test]
     fn typed_codes_are_masked_in_errors() {
         assert_eq!(mask_typed("12a45"), "##?##");
+        assert_eq!(mask_typed("123 45"), "### ##");
+        assert_eq!(mask_typed(" "), "nothing");
     }
 }

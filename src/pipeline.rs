@@ -499,10 +499,15 @@ fn run_step(
     let Some(device) = &step.mfa else {
         return client.call(&request(params, false));
     };
+    // The codes sent for this device before; one run at a time gets, sends and notes one.
+    let memory = cache.used_codes(&device.serial, &creds.secret_access_key);
+    let _device = memory.lock()?;
     let codes = CodeSource {
         device,
         flag: run.opts.mfa_token.as_deref(),
         process_timeout: run.settings.mfa_process_timeout,
+        memory: Some(&memory),
+        log: run.log,
     };
     codes.with_code(|code| {
         let mut with_code = params.clone();

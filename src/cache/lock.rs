@@ -104,11 +104,15 @@ impl Cache<'_> {
         let Some(path) = self.path(key, "fail") else {
             return;
         };
-        let text = format!(
+        let mut text = format!(
             "{FAIL_MAGIC}\ncode {}\nmessage {}\n",
             err.code(),
             crate::error::clean(&err.own_words(), 400)
         );
+        if let (Error::Interrupted, Some(session)) = (err, session()) {
+            // The runs of the same terminal session need not say it again.
+            text.push_str(&format!("session {session}\n"));
+        }
         if let Err(e) = write_private(&path, text.as_bytes(), 0o600) {
             self.log.verbose(format_args!(
                 "cannot write {}: {}",
@@ -184,11 +188,19 @@ fn tmp_writer(name: &str) -> Option<u32> {
     let ours = parts.next().is_none()
         && hash.len() == 16
         && hash.bytes().all(|b| b.is_ascii_hexdigit())
-        && matches!(ext, "cred" | "fail");
+        && matches!(ext, "cred" | "fail" | "used");
     ours.then(|| pid.parse().ok()).flatten()
 }
 
-/// A failure marker: its magic line, the exit status, the message.
+/// This process's session (the terminal's, under a shell): the runs of one `make -j8` share it.
+fn session() -> Option<i32> {
+    rustix::process::getsid(None)
+        .ok()
+        .map(|p| p.as_raw_nonzero().get())
+}
+
+/// A failure marker: its magic line, the exit status, the message (and, for Ctrl-C, the
+/// session of the run that met it).
 fn parse_failure(text: &str) -> Option<Error> {
     let mut lines = text.lines();
     if lines.next() != Some(FAIL_MAGIC) {
@@ -197,7 +209,9 @@ fn parse_failure(text: &str) -> Option<Error> {
     let code: u8 = lines.next()?.strip_prefix("code ")?.parse().ok()?;
     let message = lines.next()?.strip_prefix("message ")?;
     if code == crate::error::EXIT_INTERRUPTED {
-        return Some(Error::Interrupted);
+        let there = lines.next().and_then(|l| l.strip_prefix("session "));
+        let quiet = there.is_some_and(|s| session().is_some_and(|me| s == me.to_string()));
+        return Some(Error::InterruptedThere { quiet });
     }
     Some(Error::Shared {
         code,

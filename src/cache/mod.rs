@@ -7,6 +7,7 @@
 //! A cache we cannot use (no home, read-only home, a directory owned by someone else) never
 //! stops a run: it runs without cache. [`lock`] makes parallel runs share one step.
 
+mod codes;
 mod entry;
 mod lock;
 mod trust;

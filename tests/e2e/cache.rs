@@ -381,16 +381,20 @@ fn a_waiter_gives_up_and_a_dead_holder_blocks_nobody() {
 fn ctrl_c_at_the_prompt_stops_the_runs_waiting_behind_it() {
     let moto = Moto::start();
     let sb = Sandbox::new(&moto);
-    let recipes: Vec<String> = (1..=4)
+    let recipes: Vec<String> = (1..=8)
         .map(|i| format!("$(M) exec session-only -- true; echo $$? > rc{i}"))
         .collect();
     let (tmux, dir) = make_at_prompt(&sb, "makeint", &recipes);
     tmux.keys(&["C-c"]);
     tmux.status(Duration::from_secs(20));
-    for i in 1..=4 {
+    for i in 1..=8 {
         let rc = wait_file(&dir.join(format!("rc{i}")), Duration::from_secs(5));
         assert_eq!(rc.trim(), "130", "target {i}");
     }
+    // One line says it, not eight: the waiters are of the same terminal session.
+    let log = std::fs::read_to_string(dir.join("make.log")).unwrap();
+    let ours: Vec<&str> = log.lines().filter(|l| l.contains("mfarole:")).collect();
+    assert_eq!(ours, ["mfarole: interrupted"], "make.log:\n{log}");
     let screen = tmux.screen();
     assert_eq!(
         screen.matches("Enter MFA code").count(),

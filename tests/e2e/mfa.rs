@@ -71,7 +71,7 @@ fn a_rejected_code_is_asked_for_again_with_the_reason() {
     tmux.wait_screen("Enter MFA code", Duration::from_secs(20));
     tmux.enter("12ab");
     tmux.wait_screen(
-        "is not a 6-digit MFA code; try again (2/3)",
+        "mfarole: what was typed (##??) is not a 6-digit MFA code; type the 6 digits again",
         Duration::from_secs(10),
     );
     tmux.enter("111111");
@@ -80,12 +80,138 @@ fn a_rejected_code_is_asked_for_again_with_the_reason() {
         screen.contains("invalid MFA one time pass code"),
         "{screen}"
     );
-    assert!(screen.contains("(3/3)"), "{screen}");
+    // The malformed line used no attempt: this is the second.
+    assert!(screen.contains("(2/3)"), "{screen}");
     tmux.enter("222222");
     assert_status(&sb, &tmux, Duration::from_secs(30), 0);
     assert_eq!(read(&sb, "out").trim(), "ASIAFAKE");
     assert_eq!(fake.count(), 2, "the malformed code never went to STS");
     assert_eq!(tmux.screen().matches("Enter MFA code").count(), 3);
+}
+
+/// The lines mfarole wrote on the terminal: every one starts with `mfarole:`.
+fn assert_prompt_lines_are_ours(screen: &str) {
+    for line in screen.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        assert!(line.starts_with("mfarole: "), "{line:?} in\n{screen}");
+    }
+}
+
+#[test]
+fn codes_as_apps_show_them_and_wrong_lengths_use_no_attempt() {
+    let fake = FakeSts::start(|_, body| {
+        if body.contains("TokenCode=222222") {
+            Reply::Http(200, vec![], gst_ok())
+        } else {
+            mfa_rejected()
+        }
+    });
+    let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
+    let tmux = on_pty(&sb, "lengths", "exec jones -- true");
+    let prompts = |n: usize| {
+        support::wait_for(Duration::from_secs(10), || {
+            tmux.screen().matches("Enter MFA code").count() >= n
+        })
+    };
+    // Wrong lengths and an empty line are asked again; codes grouped as apps show them go to
+    // STS as six digits; only STS's refusals count as attempts (3).
+    for (n, typed) in ["12345", "111 111", "1234567", "", "111-111", "222 222"]
+        .iter()
+        .enumerate()
+    {
+        assert!(prompts(n + 1), "prompt {}:\n{}", n + 1, tmux.screen());
+        tmux.enter(typed);
+    }
+    assert_status(&sb, &tmux, Duration::from_secs(30), 0);
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("what was typed (#####) is not a 6-digit MFA code"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("what was typed (nothing) is not"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("(3/3)") && !screen.contains("(4/3)"),
+        "{screen}"
+    );
+    assert_eq!(screen.matches("Enter MFA code").count(), 6);
+    assert_prompt_lines_are_ours(&screen);
+    let sent: Vec<String> = fake.requests.lock().unwrap().clone();
+    assert_eq!(sent.len(), 3);
+    for (body, code) in sent.iter().zip(["111111", "111111", "222222"]) {
+        assert!(body.contains(&format!("TokenCode={code}")), "{body}");
+    }
+}
+
+#[test]
+fn a_stuck_key_at_the_prompt_ends_the_run() {
+    let fake = FakeSts::start(|_, _| mfa_rejected());
+    let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
+    let tmux = on_pty(&sb, "stuck", "exec jones -- true");
+    tmux.wait_screen("Enter MFA code", Duration::from_secs(20));
+    for _ in 0..6 {
+        tmux.enter("1");
+    }
+    assert_status(&sb, &tmux, Duration::from_secs(20), 125);
+    let err = read(&sb, "err");
+    assert_eq!(
+        err,
+        "mfarole: what was typed (#) is not a 6-digit MFA code, 6 times; pass the code with --mfa-token, or set mfa_process\n"
+    );
+    assert_eq!(fake.count(), 0);
+}
+
+#[test]
+fn a_typed_code_just_used_is_asked_again_without_a_request() {
+    let fake = FakeSts::start(|_, _| Reply::Http(200, vec![], gst_ok()));
+    let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
+    // A code given by flag is sent as given, and remembered.
+    sb.run(&["exec", "-t", "975 310", "jones", "--", "true"])
+        .ok();
+    let tmux = on_pty(&sb, "used", "exec --refresh jones -- true");
+    tmux.wait_screen("Enter MFA code", Duration::from_secs(20));
+    tmux.enter("975310");
+    tmux.wait_screen(
+        "mfarole: that code was just used, and STS takes each code once; enter the next one when your app shows it",
+        Duration::from_secs(10),
+    );
+    tmux.enter("864200");
+    assert_status(&sb, &tmux, Duration::from_secs(30), 0);
+    assert_prompt_lines_are_ours(&tmux.screen());
+    let sent: Vec<String> = fake.requests.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2);
+    assert!(sent[1].contains("TokenCode=864200"), "{}", sent[1]);
+    // Neither the code nor its digits are in the cache: only a keyed digest.
+    for name in support::names_in(&sb.cache) {
+        let text = std::fs::read(sb.cache.join(&name)).unwrap();
+        let text = String::from_utf8_lossy(&text);
+        assert!(
+            !text.contains("975310") && !text.contains("864200"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_at_a_prompt_another_session_waited_for_is_said_there() {
+    let sb = Sandbox::new(Moto::shared());
+    let holder = on_pty(&sb, "holder", "exec jones -- true");
+    holder.wait_screen("Enter MFA code", Duration::from_secs(20));
+    // A run of another session (this test's), waiting for the holder's lock.
+    let waiter = {
+        let mut c = sb.command(&["exec", "jones", "--", "true"]);
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    holder.keys(&["C-c"]);
+    assert_status(&sb, &holder, Duration::from_secs(10), 130);
+    let out = support::Out::of(&["waiter"], waiter.wait_with_output().unwrap());
+    out.code(130)
+        .one_error_line()
+        .stderr_has("mfarole: interrupted at the MFA prompt of another mfarole that this run waited for; run again to be asked");
 }
 
 #[test]
@@ -263,4 +389,60 @@ fn the_flag_wins_over_mfa_process() {
     let sb = with_process(Moto::shared(), "exit 1");
     sb.run(&["exec", "-t", "123456", "jones", "--", "true"])
         .ok();
+}
+
+#[test]
+fn mfa_process_that_gives_the_code_just_used_is_run_again_for_the_next_one() {
+    let fake = FakeSts::start(|_, _| Reply::Http(200, vec![], gst_ok()));
+    // A time-based generator within one 30-second period: the same code twice (grouped as
+    // apps show it), then the next one.
+    let counter = support::TempDir::new("totp");
+    let script = format!(
+        "echo x >> {c}; if [ $(wc -l < {c}) -le 2 ]; then echo '135 790'; else echo 246-802; fi",
+        c = sh_quote(counter.path().join("runs").to_str().unwrap())
+    );
+    let sb = with_process(Moto::shared(), &script).env("AWS_ENDPOINT_URL", &fake.url);
+    sb.run(&["exec", "jones", "--", "true"]).ok();
+    // Right after (`mfarole exec -d 2h` after another run): the same code comes back.
+    let started = std::time::Instant::now();
+    let out = sb.run(&["exec", "--refresh", "jones", "--", "true"]);
+    out.ok().stderr_has(
+        "mfarole: mfa_process of profile 'jones' gave the code that was just used (STS takes each code once); waiting ",
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(35),
+        "{:?}",
+        started.elapsed()
+    );
+    let sent: Vec<String> = fake.requests.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2, "the code just used was not sent again");
+    assert!(sent[0].contains("TokenCode=135790"), "{}", sent[0]);
+    assert!(sent[1].contains("TokenCode=246802"), "{}", sent[1]);
+    let runs = std::fs::read_to_string(counter.path().join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 3);
+}
+
+#[test]
+fn codes_given_by_flag_may_be_grouped() {
+    let fake = FakeSts::start(|_, _| Reply::Http(200, vec![], gst_ok()));
+    let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
+    sb.run(&["exec", "-t", "123 456", "jones", "--", "true"])
+        .ok();
+    sb.run(&[
+        "exec",
+        "--refresh",
+        "--mfa-token=654-321",
+        "jones",
+        "--",
+        "true",
+    ])
+    .ok();
+    sb.run(&["exec", "--refresh", "-t", "12 345", "jones", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("--mfa-token must be the 6-digit code");
+    let sent: Vec<String> = fake.requests.lock().unwrap().clone();
+    assert!(sent[0].contains("TokenCode=123456"), "{}", sent[0]);
+    assert!(sent[1].contains("TokenCode=654321"), "{}", sent[1]);
+    assert_eq!(sent.len(), 2);
 }
