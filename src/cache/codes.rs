@@ -202,6 +202,12 @@ mod tests {
         assert!(!used.just_used(&a));
         std::fs::write(&file, &text[..text.len() - 4]).unwrap();
         assert!(!used.just_used(&a));
+        // `clear` of a profile's steps leaves it; `clear` of everything removes it.
+        used.sent(&a);
+        cache.clear(Some(&["a step".to_string()])).unwrap();
+        assert!(used.just_used(&a));
+        cache.clear(None).unwrap();
+        assert!(!file.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -166,8 +166,11 @@ impl<'a> Cache<'a> {
         let targets: Vec<PathBuf> = names
             .iter()
             .filter(|name| {
+                // `.used`: a device's last code (`codes`), named for no step, so only `clear`
+                // without a profile removes it.
                 let ours = name.ends_with(".cred")
                     || name.ends_with(".fail")
+                    || name.ends_with(".used")
                     || (name.starts_with('.') && name.ends_with(".tmp"));
                 let wanted = stems.as_ref().is_none_or(|stems| {
                     let bare = name.strip_prefix('.').unwrap_or(name);
