@@ -56,9 +56,10 @@ pub fn run(cmd: Command, env: &Environ) -> Result<u8> {
         }
         Command::List {
             verbose,
+            profile,
             names,
             json,
-        } => list(&settings()?, verbose, names, json).map(|()| 0),
+        } => list(&settings()?, verbose, profile, names, json).map(|()| 0),
         Command::Clear { profile, verbose } => clear(&settings()?, profile, verbose).map(|()| 0),
     }
 }
@@ -197,7 +198,13 @@ fn exec(
     Err(crate::exec::exec(&program, &args, child))
 }
 
-fn list(settings: &Settings, verbose: bool, names: bool, json: bool) -> Result<()> {
+fn list(
+    settings: &Settings,
+    verbose: bool,
+    profile: Option<String>,
+    names: bool,
+    json: bool,
+) -> Result<()> {
     let log = Log::new(verbose);
     let config = Config::load(&settings.files)?;
     if names {
@@ -209,7 +216,10 @@ fn list(settings: &Settings, verbose: bool, names: bool, json: bool) -> Result<(
         return print_out(&crate::list::render_json(&config, settings));
     }
     let cache = Cache::open(&settings.cache, &log);
-    print_out(&crate::list::render(&config, settings, &cache))
+    match profile {
+        Some(p) => print_out(&crate::list::render_one(&config, settings, &cache, &p)?),
+        None => print_out(&crate::list::render(&config, settings, &cache)),
+    }
 }
 
 fn clear(settings: &Settings, profile: Option<String>, verbose: bool) -> Result<()> {

@@ -67,6 +67,8 @@ pub enum Command {
     },
     List {
         verbose: bool,
+        /// One profile's chain and sessions, in detail.
+        profile: Option<String>,
         /// Only the names, one a line (for completion scripts).
         names: bool,
         /// What mfarole read, as JSON (for scripts and the differential test).
@@ -341,23 +343,33 @@ fn parse_env(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
 }
 
 fn parse_list(p: &mut lexopt::Parser, mut verbose: bool) -> Result<Command> {
-    let (mut names, mut json) = (false, false);
+    let (mut names, mut json, mut named) = (false, false, None);
     while let Some(arg) = p.next().map_err(usage)? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help(Some("list"))),
             Short('v') | Long("verbose") => verbose = true,
             Long("names") => names = true,
             Long("json") => json = true,
+            Long("profile") => name_profile(&mut named, profile_value(p)?, true)?,
+            Value(v) if named.as_ref().is_none_or(|n| n.flag) => {
+                name_profile(&mut named, os_string(v)?, false)?;
+            }
             other => return Err(usage(other.unexpected())),
         }
     }
-    if names && json {
+    if [names, json, named.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count()
+        > 1
+    {
         return Err(Error::Usage(
-            "list takes --names or --json, not both".into(),
+            "list takes one of PROFILE, --names and --json".into(),
         ));
     }
     Ok(Command::List {
         verbose,
+        profile: named.map(|n| n.name),
         names,
         json,
     })
@@ -461,7 +473,7 @@ mfarole: run a command with temporary AWS credentials from STS, with MFA and rol
 Usage:
   mfarole exec [OPTIONS] [--server] PROFILE [--] [COMMAND [ARGS...]]
   mfarole env [OPTIONS] [--format FORMAT] PROFILE
-  mfarole list [--names | --json]
+  mfarole list [PROFILE | --names | --json]
   mfarole clear [PROFILE]
   mfarole completions bash|zsh|fish
   mfarole help [COMMAND]
@@ -527,9 +539,13 @@ fish formats evaluate to `false`, so that next does not run.
 
 const LIST_HELP: &str = "\
 mfarole list: list the profiles, what each needs (keys, MFA, role via which source), and
-whether a cached session is fresh and until when. No secret is printed.
+whether a cached session is fresh, until when (local time) and how long is left. No secret
+is printed; a credentials file that others can read is flagged.
 
-Usage: mfarole list [--names | --json]
+Usage: mfarole list [PROFILE | --names | --json]
+
+  PROFILE               that profile's chain, each step of its plan and what the cache holds
+                        for it, and the sessions made with another -d
 
       --names           print only the profile names, one a line
       --json            print what was read, per profile: its settings (secrets as
@@ -596,7 +612,7 @@ mod tests {
                 assert!(!line[24..].starts_with(' '), "{sub:?}: {line:?}");
             }
         }
-        assert!(help(None).contains("mfarole list [--names | --json]"));
+        assert!(help(None).contains("mfarole list [PROFILE | --names | --json]"));
     }
 
     #[test]

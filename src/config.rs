@@ -125,6 +125,11 @@ impl Config {
         Ok(out)
     }
 
+    /// The two files as they were found, config first.
+    pub fn files(&self) -> &[FileRead] {
+        &self.read
+    }
+
     /// What was read, for the messages that find no profile: `/x/config (AWS_CONFIG_FILE)
     /// does not exist, and /.aws/credentials (HOME is unset) does not exist`.
     pub fn files_note(&self) -> String {

@@ -23,6 +23,7 @@ mod fuzz;
 pub mod fuzz_targets;
 mod ini;
 mod list;
+mod localtime;
 mod log;
 mod mfa;
 mod net;

@@ -207,7 +207,7 @@ _mfarole() {
     esac
     case "$sub" in
         "") COMPREPLY=($(compgen -W "exec env list clear completions help -h --help -V --version -v --verbose" -- "$cur")) ;;
-        exec|env|clear)
+        exec|env|clear|list)
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=($(compgen -W "--profile -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format" -- "$cur"))
             else
@@ -239,7 +239,7 @@ _mfarole() {
         fi
     done
     case "${words[2]}" in
-        exec|env|clear)
+        exec|env|clear|list)
             if [[ "${words[CURRENT]}" == -* ]]; then
                 compadd -- --profile -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format
             else
@@ -265,8 +265,8 @@ complete -c mfarole -n __fish_use_subcommand -a list -d 'list profiles'
 complete -c mfarole -n __fish_use_subcommand -a clear -d 'remove cached sessions'
 complete -c mfarole -n __fish_use_subcommand -a completions -d 'print a completion script'
 complete -c mfarole -n __fish_use_subcommand -a help -d 'print help'
-complete -c mfarole -n '__fish_seen_subcommand_from exec env clear' -a '(mfarole list --names 2>/dev/null)'
-complete -c mfarole -n '__fish_seen_subcommand_from exec env clear' -l profile -x -a '(mfarole list --names 2>/dev/null)' -d 'profile'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env clear list' -a '(mfarole list --names 2>/dev/null)'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env clear list' -l profile -x -a '(mfarole list --names 2>/dev/null)' -d 'profile'
 complete -c mfarole -n '__fish_seen_subcommand_from exec env' -s t -l mfa-token -r -d 'MFA code'
 complete -c mfarole -n '__fish_seen_subcommand_from exec env' -s d -l duration -r -d 'duration'
 complete -c mfarole -n '__fish_seen_subcommand_from exec env' -s r -l region -r -d 'region'

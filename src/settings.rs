@@ -52,6 +52,8 @@ pub struct Settings {
     pub home: Option<PathBuf>,
     /// `SHELL`, for `exec` without a command.
     pub shell: Option<OsString>,
+    /// `TZ`: the time zone `list` shows times in ([`crate::localtime`]); else /etc/localtime.
+    pub tz: Option<String>,
     pub outer: Outer,
     pub environment: EnvironmentKeys,
     pub container: ContainerVars,
@@ -257,6 +259,7 @@ impl Settings {
             user: get("LOGNAME").or_else(|| get("USER")),
             home: env.home(),
             shell: env.path("SHELL").map(OsString::from),
+            tz: get("TZ"),
             outer: Outer::from_env(env),
             environment: EnvironmentKeys {
                 access_key_id: get("AWS_ACCESS_KEY_ID"),

@@ -30,6 +30,19 @@ pub fn read_entry(path: &Path, key: &str) -> std::result::Result<Option<Issued>,
     parse_entry(&text, key).map(Some)
 }
 
+/// The cache key an entry holds, when it is a trusted file of ours (for `list`, which looks
+/// for sessions made with another `-d`).
+pub fn read_key(path: &Path) -> Option<String> {
+    let (file, _) = open_ours(path).ok()??;
+    let mut text = String::new();
+    (&file).take(MAX_FILE).read_to_string(&mut text).ok()?;
+    let mut lines = text.lines();
+    if lines.next() != Some(MAGIC) {
+        return None;
+    }
+    lines.find_map(|l| l.strip_prefix("key ").map(str::to_string))
+}
+
 /// The entry format: a magic line, then `name value` lines. Any deviation is damage.
 pub fn parse_entry(text: &str, key: &str) -> std::result::Result<Issued, String> {
     let mut lines = text.lines();

@@ -128,6 +128,30 @@ impl<'a> Cache<'a> {
         }
     }
 
+    /// The durations (`dur=N` of the keys) of the entries here: `list` plans each profile with
+    /// them too, to show the sessions that runs with `-d` made. Reads every entry: not for
+    /// the cached path.
+    pub fn durations(&self) -> std::collections::BTreeSet<u32> {
+        let mut found = std::collections::BTreeSet::new();
+        let Some(entries) = self.dir.as_ref().and_then(|d| fs::read_dir(d).ok()) else {
+            return found;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name();
+            let ours = name
+                .to_str()
+                .is_some_and(|n| n.ends_with(".cred") && !n.starts_with('.'));
+            let Some(key) = ours.then(|| entry::read_key(&entry.path())).flatten() else {
+                continue;
+            };
+            found.extend(
+                key.split(' ')
+                    .filter_map(|w| w.strip_prefix("dur=")?.parse::<u32>().ok()),
+            );
+        }
+        found
+    }
+
     /// Stores a step's result. Failing to store is a warning, not an error: the run has its
     /// credentials.
     pub fn put(&self, key: &str, issued: &Issued) {

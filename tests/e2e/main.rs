@@ -13,6 +13,7 @@ mod exec;
 mod faults;
 mod hardening;
 mod hints;
+mod list;
 mod mfa;
 mod packaging;
 mod probes;

@@ -441,6 +441,8 @@ fn a_refreshed_login_that_cannot_be_written_back_is_still_used() {
         std::fs::create_dir_all(&sb.cache).unwrap();
         std::os::unix::fs::chown(&sb.cache, Some(65534), Some(65534)).unwrap();
         std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        // The credentials file is private (0600), as the user's own is.
+        std::os::unix::fs::chown(&sb.credentials, Some(65534), Some(65534)).unwrap();
         cmd.uid(65534).gid(65534);
     } else {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();

@@ -289,9 +289,13 @@ aws_secret_access_key = {ss}WRONG
         append(&self.config, text);
     }
 
-    /// Replaces the credentials file with `text`.
+    /// Replaces the credentials file with `text`, mode 0600 as `aws configure` makes it (`list`
+    /// flags one that others can read).
     pub fn write_credentials(&self, text: impl AsRef<[u8]>) {
+        use std::os::unix::fs::PermissionsExt;
         std::fs::write(&self.credentials, text).unwrap();
+        let private = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(&self.credentials, private).unwrap();
     }
 
     /// Adds `text` at the end of the credentials file.
