@@ -146,20 +146,27 @@ fn clear_takes_profile_flag_and_never_the_default() {
 }
 
 #[test]
-fn completion_offers_profile_names_after_profile_flag() {
+fn completion_offers_profile_flag_and_names_after_it() {
     let sb = Sandbox::new(Moto::shared());
     let bin_dir = std::path::Path::new(support::BIN).parent().unwrap();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
     let sb = sb.env("PATH", &path);
-    let bash = "source <(mfarole completions bash); COMP_WORDS=(mfarole exec --profile ad); COMP_CWORD=3; _mfarole; echo \"${COMPREPLY[*]}\"";
-    let mut cmd = std::process::Command::new("bash");
-    cmd.args(["--norc", "-c", bash])
-        .env_clear()
-        .envs(sb.base_env());
-    let out = support::Out::of(&["bash"], cmd.output().unwrap());
-    out.ok();
-    assert_eq!(out.stdout.trim(), "admin admin-long");
-    let fish = "mfarole completions fish | source; complete -C 'mfarole env --profile ho'";
+    let bash = |words: &str, cword: usize| {
+        let script = format!(
+            "source <(mfarole completions bash); COMP_WORDS=({words}); COMP_CWORD={cword}; _mfarole; echo \"${{COMPREPLY[*]}}\""
+        );
+        let mut cmd = std::process::Command::new("bash");
+        cmd.args(["--norc", "-c", &script])
+            .env_clear()
+            .envs(sb.base_env());
+        let out = support::Out::of(&["bash", &script], cmd.output().unwrap());
+        out.ok();
+        out.stdout.trim().to_string()
+    };
+    assert_eq!(bash("mfarole exec --pro", 2), "--profile");
+    assert_eq!(bash("mfarole clear --pro", 2), "--profile");
+    assert_eq!(bash("mfarole exec --profile ad", 3), "admin admin-long");
+    let fish = "mfarole completions fish | source; complete -C 'mfarole env --pro'; complete -C 'mfarole env --profile ho'";
     let mut cmd = std::process::Command::new("fish");
     cmd.args(["--no-config", "-c", fish])
         .env_clear()
@@ -171,5 +178,5 @@ fn completion_offers_profile_names_after_profile_flag() {
         .lines()
         .map(|l| l.split('\t').next().unwrap())
         .collect();
-    assert_eq!(got, ["hop2", "hop3"]);
+    assert_eq!(got, ["--profile", "hop2", "hop3"]);
 }
