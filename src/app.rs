@@ -7,15 +7,13 @@
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 
-use time::OffsetDateTime;
-
 use crate::cache::{self, Cache};
 use crate::cli::{Command, Format, Named, Options};
 use crate::config::Config;
 use crate::environ::Environ;
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::pipeline::{Run, get_credentials, resolve};
+use crate::pipeline::{Run, get_credentials};
 use crate::settings::Settings;
 
 /// Runs a parsed command. Returns only when there is no child to exec into (or on error), with
@@ -223,20 +221,7 @@ fn list(
 }
 
 fn clear(settings: &Settings, profile: Option<String>, verbose: bool) -> Result<()> {
-    let log = Log::new(verbose);
-    let cache = Cache::open(&settings.cache, &log);
-    let removed = match profile {
-        None => cache.clear(None)?,
-        Some(p) => {
-            let config = Config::load(&settings.files)?;
-            let now = OffsetDateTime::now_utc();
-            let plan = resolve(&config, &p, &Options::default(), settings, now)?.plan;
-            let keys: Vec<String> = plan.steps.iter().map(|s| s.cache_key.clone()).collect();
-            cache.clear(Some(&keys))?
-        }
-    };
-    log.verbose(format_args!("removed {removed} cached entries"));
-    Ok(())
+    crate::clear::run(settings, profile.as_deref(), &Log::new(verbose))
 }
 
 fn print_out(text: &str) -> Result<()> {

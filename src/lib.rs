@@ -11,6 +11,7 @@ mod app;
 mod atomic;
 mod cache;
 mod child;
+mod clear;
 mod cli;
 mod config;
 mod creds;

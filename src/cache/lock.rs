@@ -11,6 +11,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::atomic::{no_follow, write_private};
@@ -27,7 +28,7 @@ const STALE_TMP: Duration = Duration::from_secs(600);
 
 /// Holds a step's lock until dropped.
 pub struct Lock {
-    _file: File,
+    pub(super) _file: File,
     /// Whether another mfarole held it when we asked.
     pub waited: bool,
 }
@@ -35,63 +36,80 @@ pub struct Lock {
 impl Cache<'_> {
     /// Waits for the exclusive lock of `key`. `Ok(None)` when there is no cache (nothing to
     /// share, so nothing to wait for).
+    ///
+    /// `clear` removes lock files, so a lock counts only while its file is still the one at
+    /// the path: a run that was waiting on a file that `clear` unlinked (which `clear` does
+    /// only while holding it) finds, once it has the lock, that the path is gone or another
+    /// file, and locks the file now at the path instead. So two runs can never both hold
+    /// "the" lock of a step, one on the old file and one on the new.
     pub fn lock(&self, key: &str) -> Result<Option<Lock>> {
         let Some(path) = self.path(key, "lock") else {
             return Ok(None);
         };
-        let file = match OpenOptions::new()
+        let started = Instant::now();
+        let mut said = false;
+        loop {
+            let Some(file) = self.open_lock(&path) else {
+                return Ok(None);
+            };
+            loop {
+                match file.try_lock() {
+                    Ok(()) => break,
+                    Err(fs::TryLockError::WouldBlock) => {}
+                    Err(fs::TryLockError::Error(e)) => {
+                        self.warn(format_args!(
+                            "cannot lock {}: {}; going on without it",
+                            path.display(),
+                            crate::error::io_text(&e)
+                        ));
+                        return Ok(None);
+                    }
+                }
+                if !said {
+                    self.log.verbose(format_args!(
+                        "waiting for another mfarole that is getting the same credentials"
+                    ));
+                    said = true;
+                }
+                if started.elapsed() >= self.lock_timeout {
+                    return Err(Error::LockTimeout {
+                        path,
+                        seconds: self.lock_timeout.as_secs(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            if is_at(&file, &path) {
+                self.sweep();
+                return Ok(Some(Lock {
+                    _file: file,
+                    waited: said,
+                }));
+            }
+            // `clear` removed the file we waited on: lock the one at the path now.
+        }
+    }
+
+    /// Opens (creating) a lock file; `None` with a warning when it cannot be.
+    fn open_lock(&self, path: &Path) -> Option<File> {
+        let opened = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
             .custom_flags(no_follow())
-            .open(&path)
-        {
-            Ok(f) => f,
+            .open(path);
+        match opened {
+            Ok(f) => Some(f),
             Err(e) => {
                 self.warn(format_args!(
                     "cannot open lock file {}: {}; going on without it",
                     path.display(),
                     crate::error::io_text(&e)
                 ));
-                return Ok(None);
+                None
             }
-        };
-        let started = Instant::now();
-        let mut said = false;
-        loop {
-            match file.try_lock() {
-                Ok(()) => {
-                    self.sweep();
-                    return Ok(Some(Lock {
-                        _file: file,
-                        waited: said,
-                    }));
-                }
-                Err(fs::TryLockError::WouldBlock) => {}
-                Err(fs::TryLockError::Error(e)) => {
-                    self.warn(format_args!(
-                        "cannot lock {}: {}; going on without it",
-                        path.display(),
-                        crate::error::io_text(&e)
-                    ));
-                    return Ok(None);
-                }
-            }
-            if !said {
-                self.log.verbose(format_args!(
-                    "waiting for another mfarole that is getting the same credentials"
-                ));
-                said = true;
-            }
-            if started.elapsed() >= self.lock_timeout {
-                return Err(Error::LockTimeout {
-                    path,
-                    seconds: self.lock_timeout.as_secs(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(25));
         }
     }
 
@@ -178,6 +196,41 @@ impl Cache<'_> {
             }
         }
     }
+}
+
+/// Whether `file` is still the file at `path` (not unlinked or replaced since it was opened).
+fn is_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Removes the lock file at `path` when no run holds it: it is locked first, unlinked while
+/// locked, then released, so that a run waiting on it sees, once it gets it, that it is no
+/// longer at the path ([`Cache::lock`]). `Ok(false)`: a running mfarole holds it, so it stays.
+pub(super) fn remove_if_free(path: &Path) -> std::io::Result<bool> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(no_follow())
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => return Ok(false),
+        Err(fs::TryLockError::Error(e)) => return Err(e),
+    }
+    if !is_at(&file, path) {
+        return Ok(true); // someone else removed it meanwhile
+    }
+    fs::remove_file(path)?;
+    Ok(true)
 }
 
 /// The pid in a temporary file name of ours (`.0123456789abcdef.cred.4242.tmp`).

@@ -172,48 +172,85 @@ impl<'a> Cache<'a> {
     }
 
     /// Removes the entries of `keys`, or every entry when `keys` is `None`, with their failure
-    /// markers and any temporary copy a killed writer left; returns how many entries went.
-    /// Lock files stay: removing one that a running mfarole holds would let a second holder
-    /// in.
-    pub fn clear(&self, keys: Option<&[String]>) -> Result<usize> {
+    /// markers, any temporary copy a killed writer left, and their lock files (without keys:
+    /// every lock file, and the notes of codes sent). A lock file that a running mfarole holds
+    /// stays: see [`lock::remove_if_free`] for why removing the others is safe.
+    pub fn clear(&self, keys: Option<&[String]>) -> Result<Cleared> {
+        let mut cleared = Cleared::default();
         let Some(dir) = &self.dir else {
-            return Ok(0);
+            return Ok(cleared);
         };
-        let mut removed = 0;
         let names: Vec<String> = fs::read_dir(dir)
             .map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .collect();
-        // A profile's entries, and the temporary copies a killed writer left of them.
-        let stems: Option<Vec<String>> =
-            keys.map(|keys| keys.iter().map(|k| format!("{:016x}.", fnv1a(k))).collect());
-        let targets: Vec<PathBuf> = names
-            .iter()
-            .filter(|name| {
-                // `.used`: a device's last code (`codes`), named for no step, so only `clear`
-                // without a profile removes it.
-                let ours = name.ends_with(".cred")
-                    || name.ends_with(".fail")
-                    || name.ends_with(".used")
-                    || (name.starts_with('.') && name.ends_with(".tmp"));
-                let wanted = stems.as_ref().is_none_or(|stems| {
-                    let bare = name.strip_prefix('.').unwrap_or(name);
-                    stems.iter().any(|s| bare.starts_with(s.as_str()))
-                });
-                ours && wanted && !name.ends_with(".lock")
-            })
-            .map(|name| dir.join(name))
-            .collect();
-        for path in targets {
-            let is_entry = path.extension().is_some_and(|e| e == "cred");
+        // A profile's files, and the temporary copies a killed writer left of them.
+        let stem = |k: &String| format!("{:016x}.", fnv1a(k));
+        let wanted = |name: &str| {
+            let bare = name.strip_prefix('.').unwrap_or(name);
+            keys.is_none_or(|keys| keys.iter().any(|k| bare.starts_with(&stem(k))))
+        };
+        let mut removed_entries = Vec::new();
+        for name in names.iter().filter(|n| wanted(n) && is_ours(n)) {
+            let path = dir.join(name);
             match fs::remove_file(&path) {
-                Ok(()) => removed += usize::from(is_entry),
+                Ok(()) if name.ends_with(".cred") => removed_entries.push(name.clone()),
+                Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(format!("cannot remove {}", path.display()), e)),
             }
         }
-        Ok(removed)
+        // The locks last: a step's lock goes once its entry has.
+        for name in names.iter().filter(|n| wanted(n) && is_lock(n)) {
+            let path = dir.join(name);
+            match lock::remove_if_free(&path) {
+                Ok(true) => cleared.locks += 1,
+                Ok(false) => cleared.held += 1,
+                Err(e) => self.log.verbose(format_args!(
+                    "cannot remove {}: {}",
+                    path.display(),
+                    crate::error::io_text(&e)
+                )),
+            }
+        }
+        cleared.entries = removed_entries.len();
+        cleared.keys = keys
+            .unwrap_or_default()
+            .iter()
+            .filter(|k| removed_entries.contains(&format!("{}cred", stem(k))))
+            .cloned()
+            .collect();
+        Ok(cleared)
     }
+}
+
+/// What [`Cache::clear`] removed.
+#[derive(Debug, Default)]
+pub struct Cleared {
+    /// How many entries (cached credentials) went.
+    pub entries: usize,
+    /// Of the keys asked for, those whose entry went.
+    pub keys: Vec<String>,
+    /// Lock files removed.
+    pub locks: usize,
+    /// Lock files left because a running mfarole holds them.
+    pub held: usize,
+}
+
+/// The files `clear` removes besides locks: entries, failure markers, a device's last code
+/// (`.used`, [`codes`]: named for no step, so only `clear` without a profile removes it), and
+/// the temporary copies of killed writers.
+fn is_ours(name: &str) -> bool {
+    name.ends_with(".cred")
+        || name.ends_with(".fail")
+        || name.ends_with(".used")
+        || (name.starts_with('.') && name.ends_with(".tmp"))
+}
+
+/// A lock file of ours: `0123456789abcdef.lock`.
+fn is_lock(name: &str) -> bool {
+    name.strip_suffix(".lock")
+        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// FNV-1a, 64 bits: stable across Rust versions (unlike `DefaultHasher`), and enough for file
@@ -324,9 +361,13 @@ mod tests {
             let meta = entry.unwrap().metadata().unwrap();
             assert_eq!(meta.mode() & 0o777, 0o600);
         }
-        assert_eq!(cache.clear(Some(&["soon".to_string()])).unwrap(), 1);
+        let cleared = cache.clear(Some(&["soon".to_string()])).unwrap();
+        assert_eq!(
+            (cleared.entries, cleared.keys),
+            (1, vec!["soon".to_string()])
+        );
         assert!(cache.get("soon").is_none());
-        assert_eq!(cache.clear(None).unwrap(), 1);
+        assert_eq!(cache.clear(None).unwrap().entries, 1);
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -376,6 +417,57 @@ mod tests {
         assert!(err.contains("MFAROLE_LOCK_TIMEOUT"), "{err}");
         drop(held);
         assert!(cache.lock("k").unwrap().is_some());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// `clear` removes a lock file only while it holds it; a run that was waiting on that file
+    /// then finds it gone and locks the file now at the path, so that no two runs hold the
+    /// lock of one step at once (one on the old file, one on the new).
+    #[test]
+    fn a_lock_file_removed_by_clear_is_never_held_twice() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tmpdir("clearlock");
+        let log = Log::new(false);
+        let cache = at(&dir, &log);
+        let path = cache.path("k", "lock").unwrap();
+        // Held: clear leaves it.
+        let held = cache.lock("k").unwrap().unwrap();
+        let cleared = cache.clear(None).unwrap();
+        assert_eq!((cleared.locks, cleared.held), (0, 1));
+        assert!(path.exists());
+        // A run waiting on it (another thread, as another process would).
+        let waiter = std::thread::spawn({
+            let dir = dir.clone();
+            move || {
+                let log = Log::new(false);
+                let cache = Cache::open(
+                    &CacheSettings {
+                        dir: Some(dir),
+                        margin: Duration::from_secs(300),
+                        lock_timeout: Duration::from_secs(10),
+                    },
+                    &log,
+                );
+                let lock = cache.lock("k").unwrap().unwrap();
+                let ino = lock._file.metadata().unwrap().ino();
+                let at_path = fs::metadata(cache.path("k", "lock").unwrap())
+                    .unwrap()
+                    .ino();
+                (ino, at_path, lock.waited)
+            }
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        // What clear does, while the waiter waits on the same file: lock, unlink, release.
+        drop(held);
+        let removed = lock::remove_if_free(&path).unwrap();
+        let (ino, at_path, waited) = waiter.join().unwrap();
+        // Whichever came first, the waiter holds the file that is at the path.
+        assert_eq!(ino, at_path, "removed first: {removed}");
+        assert!(waited);
+        // Free: clear removes it, and leaves no lock file behind.
+        let cleared = cache.clear(None).unwrap();
+        assert_eq!((cleared.locks, cleared.held), (1, 0));
+        assert!(!path.exists());
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -6,6 +6,7 @@
 mod support;
 
 mod cache;
+mod clear;
 mod config;
 mod container;
 mod docs;
