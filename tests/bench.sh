@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: mfarole's cached exec path (static and dynamic builds) against the C stand-in
-# (../shared/bench/standin.c, the native floor), `env true` and the command alone, the uncached
+# (tests/bench/standin.c, the native floor), `env true` and the command alone, the uncached
 # GetSessionToken + AssumeRole path, and the seed document's hand-made flow with the AWS CLI,
 # all against the same moto STS (auth enforced) in one run. Prints medians, ratios and peak
 # RSS. Not a test: nothing here asserts a time.
@@ -18,7 +18,7 @@ cargo build --release -q --target host-tuple --config "build.rustflags=['-C','ta
 host=$(rustc --print host-tuple)   # before HOME moves: rustup reads its config from HOME
 static=$PWD/target/$host/release/mfarole
 work=$(mktemp -d)
-standin_src=${STANDIN_C:-../shared/bench/standin.c}
+standin_src=${STANDIN_C:-tests/bench/standin.c}
 cc -O2 -o "$work/standin" "$standin_src"
 trap 'exec 9>&-; rm -rf "$work"' EXIT
 

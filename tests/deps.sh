@@ -3,6 +3,9 @@
 # and boto3 (real clients as children and callers), tmux (a real terminal), fish and zsh
 # (eval and completion tests), make and setsid; for the release packaging tests, cargo-deb
 # (crates.io), lintian, dpkg-dev and man-db. Safe to run again: it installs only what is missing.
+# Run it as root, or as a user with sudo (Debian's packages are installed through it; without
+# sudo it says what to install and stops). Python packages go to the user's site as a user
+# outside a virtualenv or pyenv.
 set -euo pipefail
 
 apt_missing=()
@@ -17,9 +20,19 @@ command -v man >/dev/null 2>&1 || apt_missing+=(man-db)
 command -v hyperfine >/dev/null 2>&1 || [ -z "${MFAROLE_BENCH:-}" ] || apt_missing+=(hyperfine)
 [ -x /usr/bin/time ] || [ -z "${MFAROLE_BENCH:-}" ] || apt_missing+=(time)
 if [ ${#apt_missing[@]} -gt 0 ]; then
-    echo "tests/deps.sh: installing ${apt_missing[*]}" >&2
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+    # apt-get needs root: as another user, through sudo (which may ask for a password), or
+    # say what to install.
+    as_root=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null 2>&1; then
+            echo "tests/deps.sh: ${apt_missing[*]} must be installed from Debian's packages, which needs root: run tests/deps.sh as root, or install sudo, or run: apt-get install ${apt_missing[*]}" >&2
+            exit 1
+        fi
+        as_root=(sudo)
+    fi
+    echo "tests/deps.sh: installing ${apt_missing[*]}${as_root[*]:+ (with sudo)}" >&2
+    "${as_root[@]}" apt-get update -qq >/dev/null
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
 
 pip_missing=()
@@ -29,7 +42,11 @@ command -v aws >/dev/null 2>&1 || pip_missing+=(awscli)
 command -v awsumepy >/dev/null 2>&1 || [ -z "${MFAROLE_BENCH:-}" ] || pip_missing+=(awsume)
 if [ ${#pip_missing[@]} -gt 0 ]; then
     echo "tests/deps.sh: installing ${pip_missing[*]}" >&2
-    python3 -m pip install -q "${pip_missing[@]}"
+    pip_user=()
+    if [ "$(id -u)" -ne 0 ] && [ -z "${VIRTUAL_ENV:-}" ] && ! command -v pyenv >/dev/null 2>&1; then
+        pip_user=(--user)
+    fi
+    python3 -m pip install -q "${pip_user[@]}" "${pip_missing[@]}"
     command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 fi
 

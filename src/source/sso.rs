@@ -185,12 +185,14 @@ fn fetch(
                 "sso-session {s}"
             ))
     ));
-    let mut token = read_token(path).map_err(|why| fail(format!("{why}; run '{}'", login())))?;
+    let mut token =
+        read_token(path).map_err(|why| fail(format!("{why}; run '{}' (AWS CLI v2)", login())))?;
     let now = OffsetDateTime::now_utc();
     if token.expires_at - REFRESH_WINDOW <= now {
         // One refresh for every run that needs this login: the others wait, then re-read.
         let _lock = cache.lock(&format!("v1 sso-token file={}", path.display()))?;
-        token = read_token(path).map_err(|why| fail(format!("{why}; run '{}'", login())))?;
+        token = read_token(path)
+            .map_err(|why| fail(format!("{why}; run '{}' (AWS CLI v2)", login())))?;
         let now = OffsetDateTime::now_utc();
         if token.expires_at - REFRESH_WINDOW <= now {
             match refresh(sso, settings, &token, log) {
@@ -203,7 +205,7 @@ fn fetch(
                 ),
                 Err(why) => {
                     return Err(fail(format!(
-                        "login expired at {} and cannot be refreshed ({why}); run '{}'",
+                        "login expired at {} and cannot be refreshed ({why}); run '{}' (AWS CLI v2)",
                         crate::cache::show_time(token.expires_at),
                         login()
                     )));
@@ -213,7 +215,7 @@ fn fetch(
     }
     role_credentials(sso, settings, &token.access_token, log).map_err(|why| {
         fail(format!(
-            "{why}; run '{}' if the login is no longer valid",
+            "{why}; run '{}' (AWS CLI v2) if the login is no longer valid",
             login()
         ))
     })
@@ -510,7 +512,7 @@ fn save(path: &Path, fresh: &Token, log: &Log, login: &str) {
     let text = serde_json::Value::Object(fresh.json.clone()).to_string();
     if let Err(e) = rewrite(path, &text) {
         log.warn(format_args!(
-            "cannot update {} with the refreshed login ({}); this run uses it, but the file keeps the old one: when this login expires at {}, run '{login}'",
+            "cannot update {} with the refreshed login ({}); this run uses it, but the file keeps the old one: when this login expires at {}, run '{login}' (AWS CLI v2)",
             token_file::shown(path),
             crate::error::io_text(&e),
             crate::cache::show_time(fresh.expires_at)

@@ -238,7 +238,8 @@ fn an_expired_login_names_the_exact_login_command() {
         .code(125)
         .one_error_line()
         .stderr_has("login expired")
-        .stderr_has("run 'aws sso login --sso-session my-sso'")
+        // `aws sso login` is AWS CLI v2's (issue 22, item 15).
+        .stderr_has("run 'aws sso login --sso-session my-sso' (AWS CLI v2)")
         .stderr_lacks("access-1");
     assert!(!marker.exists());
     // A refresh that the OIDC service refuses ends the same way.
