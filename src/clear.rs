@@ -21,7 +21,7 @@ pub fn run(settings: &Settings, profile: Option<&str>, log: &Log) -> Result<()> 
     let cache = Cache::open(&settings.cache, log);
     let Some(profile) = profile else {
         let cleared = cache.clear(None)?;
-        log.note(format_args!("{}", summary(&cleared, "cached sessions")));
+        log.note(format_args!("{}", summary(&cleared, "")));
         return Ok(());
     };
     let config = Config::load(&settings.files)?;
@@ -58,7 +58,7 @@ pub fn run(settings: &Settings, profile: Option<&str>, log: &Log) -> Result<()> 
         .filter(|s| cleared.keys.contains(&s.cache_key))
         .map(|s| describe(s, users.get(s.cache_key.as_str())))
         .collect();
-    let of = format!("cached sessions of '{}'", clean(profile, 64));
+    let of = format!(" of '{}'", clean(profile, 64));
     let mut line = summary(&cleared, &of);
     if !what.is_empty() {
         line = format!("{line}: {}", what.join("; "));
@@ -67,12 +67,13 @@ pub fn run(settings: &Settings, profile: Option<&str>, log: &Log) -> Result<()> 
     Ok(())
 }
 
-/// `removed 2 cached sessions of 'admin' and 2 lock files (1 left: a running mfarole holds it)`.
-fn summary(cleared: &Cleared, what: &str) -> String {
+/// `removed 2 cached sessions of 'admin' and 2 lock files (1 lock file left: a running
+/// mfarole holds it)`; `of` is ` of 'admin'` or empty.
+fn summary(cleared: &Cleared, of: &str) -> String {
     let mut line = match cleared.entries {
-        0 => format!("no {what} to remove"),
-        1 => format!("removed 1 of the {what}"),
-        n => format!("removed {n} {what}"),
+        0 => format!("no cached sessions{of} to remove"),
+        1 => format!("removed 1 cached session{of}"),
+        n => format!("removed {n} cached sessions{of}"),
     };
     if cleared.locks > 0 {
         line.push_str(&format!(

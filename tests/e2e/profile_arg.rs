@@ -137,7 +137,7 @@ fn clear_takes_profile_flag_and_never_the_default() {
     assert_eq!(creds(), 2);
     sb.run(&["clear", "--profile", "plain"])
         .ok()
-        .stderr_has("cached sessions of 'plain'");
+        .stderr_has("removed 1 cached session of 'plain'");
     assert_eq!(creds(), 1);
     // AWS_PROFILE does not narrow `clear`: without a profile it removes everything.
     let sb = sb.env("AWS_PROFILE", "plain");
