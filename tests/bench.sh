@@ -109,6 +109,8 @@ baseline=()
 if [ -n "${BASELINE:-}" ]; then
   cp "$BASELINE/target/release/mfarole" "$work/baseline-dynamic"
   cp "$BASELINE/target/$host/release/mfarole" "$work/baseline-static"
+  # Its cache keys may differ from this build's: warm its own entries.
+  "$work/baseline-dynamic" exec -t 123456 admin -- "$truebin"
   baseline=("baseline static (cached)=$work/baseline-static exec admin -- $truebin"
             "baseline dynamic (cached)=$work/baseline-dynamic exec admin -- $truebin")
 fi
