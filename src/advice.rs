@@ -14,8 +14,8 @@ use crate::cache::Cache;
 use crate::config::Chain;
 use crate::creds::Credentials;
 use crate::error::{Error, StsFailure, clean};
-use crate::pipeline::{Resolved, Run};
 use crate::plan::{Action, CHAINED_ROLE_MAX, Overrides, Plan, Step};
+use crate::resolve::{Resolved, Run};
 use crate::units::show_duration;
 
 /// `--mfa-token` given for a run that needs no code at all: said without `-v`, since the user

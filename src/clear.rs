@@ -13,8 +13,8 @@ use crate::cli::Options;
 use crate::config::Config;
 use crate::error::{Result, clean};
 use crate::log::Log;
-use crate::pipeline::resolve;
 use crate::plan::Step;
+use crate::resolve::resolve;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, profile: Option<&str>, log: &Log) -> Result<()> {

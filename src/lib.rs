@@ -32,6 +32,7 @@ mod output;
 mod pipeline;
 mod plan;
 mod profile;
+mod resolve;
 mod server;
 mod settings;
 mod shlex;

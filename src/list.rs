@@ -9,7 +9,7 @@ use crate::cache::Cache;
 use crate::cli::Options;
 use crate::config::{Chain, Config};
 use crate::localtime::LocalZone;
-use crate::pipeline::{Resolved, resolve};
+use crate::resolve::{Resolved, resolve};
 use crate::settings::Settings;
 use crate::units::show_duration;
 
