@@ -152,17 +152,9 @@ mod tests {
     use super::*;
     use crate::log::Log;
     use crate::mfa::parse_code;
-    use crate::settings::CacheSettings;
 
     fn cache_in(dir: &std::path::Path, log: &'static Log) -> Cache<'static> {
-        Cache::open(
-            &CacheSettings {
-                dir: Some(dir.to_path_buf()),
-                margin: Duration::from_secs(300),
-                lock_timeout: Duration::from_millis(200),
-            },
-            log,
-        )
+        Cache::for_tests(dir, log)
     }
 
     #[test]

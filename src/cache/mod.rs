@@ -59,6 +59,19 @@ impl<'a> Cache<'a> {
         cache
     }
 
+    /// A cache in `dir` with the default margin and a short lock wait, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(dir: &std::path::Path, log: &'a Log) -> Cache<'a> {
+        Cache::open(
+            &CacheSettings {
+                dir: Some(dir.to_path_buf()),
+                margin: Duration::from_secs(300),
+                lock_timeout: Duration::from_millis(200),
+            },
+            log,
+        )
+    }
+
     pub fn margin(&self) -> Duration {
         self.margin
     }
@@ -306,14 +319,7 @@ mod tests {
 
     fn at(dir: &std::path::Path, log: &Log) -> Cache<'static> {
         let log: &'static Log = Box::leak(Box::new(Log::new(log.is_verbose())));
-        Cache::open(
-            &CacheSettings {
-                dir: Some(dir.to_path_buf()),
-                margin: Duration::from_secs(300),
-                lock_timeout: Duration::from_millis(200),
-            },
-            log,
-        )
+        Cache::for_tests(dir, log)
     }
 
     #[test]
