@@ -154,7 +154,7 @@ fn once(
     let mut response = match request.call() {
         Ok(response) => response,
         Err(e) => {
-            let why = format!("{} ({url})", super::transport_text(&e));
+            let why = format!("{} ({url})", crate::net::transport_text(&e));
             return Ok(Attempt::Again(why, None));
         }
     };

@@ -179,7 +179,7 @@ impl Session<'_> {
                     }
                     last = format!("answered {status}");
                 }
-                Err(e) => last = super::transport_text(&e),
+                Err(e) => last = crate::net::transport_text(&e),
             }
             if attempt < imds.attempts {
                 std::thread::sleep(Duration::from_millis(100));

@@ -291,11 +291,6 @@ fn json_error(e: &serde_json::Error) -> String {
     .to_lowercase()
 }
 
-/// What a transport failure was, in a few words.
-fn transport_text(e: &ureq::Error) -> String {
-    crate::net::transport_text(e)
-}
-
 /// Reads at most 64 KiB of an answer.
 fn read_body(response: &mut ureq::http::Response<ureq::Body>) -> std::io::Result<Vec<u8>> {
     crate::net::read_body(response, 64 * 1024)

@@ -359,7 +359,7 @@ fn role_credentials(
         .map_err(|e| {
             format!(
                 "GetRoleCredentials at {base}: {}",
-                super::transport_text(&e)
+                crate::net::transport_text(&e)
             )
         })?;
     let status = response.status().as_u16();
@@ -491,7 +491,7 @@ fn refresh(
         .post(request_uri(&base, "/token")?)
         .header("content-type", "application/json")
         .send(&body)
-        .map_err(|e| format!("CreateToken at {base}: {}", super::transport_text(&e)))?;
+        .map_err(|e| format!("CreateToken at {base}: {}", crate::net::transport_text(&e)))?;
     let status = response.status().as_u16();
     let answer = super::read_body(&mut response).map_err(|e| crate::error::io_text(&e))?;
     if status != 200 {
