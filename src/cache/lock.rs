@@ -246,10 +246,22 @@ fn tmp_writer(name: &str) -> Option<u32> {
 }
 
 /// This process's session (the terminal's, under a shell): the runs of one `make -j8` share it.
+///
+/// Read from `/proc/self/stat` (proc(5): field 6), not with `getsid(2)`: in a container whose
+/// session leader lives outside the pid namespace (`docker exec`, some CI runners) the call
+/// answers 0, which `rustix::process::getsid` cannot represent (its `Pid` is non-zero; a debug
+/// build panics). Session 0 is "unknown", never shared with another run.
 fn session() -> Option<i32> {
-    rustix::process::getsid(None)
-        .ok()
-        .map(|p| p.as_raw_nonzero().get())
+    session_from_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// The session field of a `/proc/PID/stat` line; the command name in parentheses may itself
+/// hold spaces and `)`, so the fields are counted after the last `)`.
+fn session_from_stat(stat: &str) -> Option<i32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // state, ppid, pgrp, session
+    let sid: i32 = rest.split_ascii_whitespace().nth(3)?.parse().ok()?;
+    (sid > 0).then_some(sid)
 }
 
 /// A failure marker: its magic line, the exit status, the message (and, for Ctrl-C, the
@@ -270,4 +282,27 @@ fn parse_failure(text: &str) -> Option<Error> {
         code,
         message: crate::error::clean(message, 400),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_from_stat;
+
+    #[test]
+    fn the_session_is_read_after_the_command_name_and_zero_is_unknown() {
+        assert_eq!(
+            session_from_stat("4242 (make) S 1 4242 4100 34816 4242"),
+            Some(4100)
+        );
+        let odd = "4242 (a) b (c) R 1 4242 4101 0 -1";
+        assert_eq!(session_from_stat(odd), Some(4101));
+        // `docker exec`: the session leader is outside the pid namespace.
+        assert_eq!(session_from_stat("17 (sh) S 0 0 0 34816 17"), None);
+        assert_eq!(session_from_stat("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_has_a_session_or_none_and_never_panics() {
+        let _ = super::session();
+    }
 }
