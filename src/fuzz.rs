@@ -207,3 +207,8 @@ fn fuzz_url_judgement() {
 fn fuzz_endpoint_requests() {
     fuzz("http", crate::fuzz_targets::endpoint_request);
 }
+
+#[test]
+fn fuzz_token_files() {
+    fuzz("token", crate::fuzz_targets::token_files);
+}

@@ -208,3 +208,51 @@ pub fn url(data: &[u8]) {
         }
     }
 }
+
+/// The token files another program writes (web identity, container authorization) and the
+/// container endpoint's error answer: a parsed token is never empty (the web identity one has
+/// no surrounding white space, the container one is the file's text as is); the reader gives
+/// the file whole when within its limit and says "larger" otherwise; an error body shown to the
+/// user never holds 8 characters in a row of the token it was sent (first line of the input).
+pub fn token_files(data: &[u8]) {
+    use crate::source::{container, web_identity};
+    if let Ok(t) = web_identity::parse_token(data) {
+        assert!(!t.is_empty() && t.trim() == t, "{t:?}");
+    }
+    match container::parse_token(data) {
+        Ok(t) => assert_eq!(t.as_bytes(), data),
+        Err(why) => assert!(why == "is empty" || why == "is not text", "{why}"),
+    }
+    let (token, body) = match data.iter().position(|&b| b == b'\n') {
+        Some(at) => (String::from_utf8_lossy(&data[..at]), &data[at + 1..]),
+        None => (String::from_utf8_lossy(data), &b""[..]),
+    };
+    if let Some(shown) = container::error_text(body, Some(&token)) {
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        let chars: Vec<char> = token.chars().collect();
+        if chars.len() >= 8 && !chars.iter().any(|c| c.is_whitespace() || c.is_control()) {
+            for w in chars.windows(8) {
+                let w: String = w.iter().collect();
+                assert!(!shown.contains(&w), "{shown:?} quotes {w:?} of the token");
+            }
+        }
+    }
+    token_file_read(data);
+}
+
+/// [`crate::token_file::read`] on a file holding `data`, with a 64-byte limit.
+fn token_file_read(data: &[u8]) {
+    use crate::token_file::{Owner, Problem, read};
+    thread_local! {
+        static PATH: std::path::PathBuf = std::env::temp_dir()
+            .join(format!("mfarole-fuzz-token-{}", std::process::id()));
+    }
+    PATH.with(|path| {
+        std::fs::write(path, data).expect("the fuzz token file can be written");
+        match read(path, 64, Owner::Me) {
+            Ok(bytes) => assert_eq!(bytes, data),
+            Err(Problem::TooLarge(64)) => assert!(data.len() > 64),
+            Err(e) => panic!("{e}"),
+        }
+    });
+}

@@ -201,23 +201,23 @@ fn authorization(vars: &ContainerVars) -> std::result::Result<Option<String>, St
 /// The token file as the SDKs read it (whole, not trimmed), by the rules of every token file
 /// ([`token_file`]); an empty one is read once more (its writer may be rewriting it).
 fn read_token_file(path: &std::path::Path) -> std::result::Result<String, Problem> {
-    token_file::read_parsed(
-        path,
-        TOKEN_LIMIT,
-        Owner::Anyone,
-        |bytes| match String::from_utf8(bytes.to_vec()) {
-            Ok(t) if t.is_empty() => Err("is empty".to_string()),
-            Ok(t) => Ok(t),
-            Err(_) => Err("is not text".to_string()),
-        },
-    )
+    token_file::read_parsed(path, TOKEN_LIMIT, Owner::Anyone, parse_token)
+}
+
+/// The token in the file's bytes, whole (the SDKs do not trim it); errors are mfarole's words.
+pub(crate) fn parse_token(bytes: &[u8]) -> std::result::Result<String, String> {
+    match String::from_utf8(bytes.to_vec()) {
+        Ok(t) if t.is_empty() => Err("is empty".to_string()),
+        Ok(t) => Ok(t),
+        Err(_) => Err("is not text".to_string()),
+    }
 }
 
 /// The endpoint's `{"code","message"}` error, cleaned and cut; nothing when it is not that
 /// shape. An endpoint may echo the request, token included: a message that holds any 8
 /// characters of the token in a row is not shown at all, a shorter token is blanked out where
 /// it stands alone.
-fn error_text(body: &[u8], token: Option<&str>) -> Option<String> {
+pub(crate) fn error_text(body: &[u8], token: Option<&str>) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct E {
         code: Option<String>,

@@ -109,11 +109,16 @@ impl Provider for WebIdentity {
 /// The token, read whenever the step runs (its writer rotates it): a regular file, not empty,
 /// read once more when it is (a writer caught rewriting it).
 fn read_token(path: &Path) -> Result<String, Problem> {
-    token_file::read_parsed(path, TOKEN_LIMIT, Owner::Anyone, |bytes| {
-        let text = std::str::from_utf8(bytes).map_err(|_| "is not text".to_string())?;
-        match text.trim() {
-            "" => Err("is empty".to_string()),
-            token => Ok(token.to_string()),
-        }
-    })
+    token_file::read_parsed(path, TOKEN_LIMIT, Owner::Anyone, parse_token)
+}
+
+/// The token in a token file's bytes: text, trimmed as botocore's `FileWebIdentityTokenLoader`
+/// does not (it sends the file as is) but STS would refuse the line break; never empty.
+/// Errors are mfarole's words only, never the file's.
+pub(crate) fn parse_token(bytes: &[u8]) -> Result<String, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "is not text".to_string())?;
+    match text.trim() {
+        "" => Err("is empty".to_string()),
+        token => Ok(token.to_string()),
+    }
 }
