@@ -14,6 +14,12 @@ pub struct Credentials {
     pub session_token: Option<String>,
     /// When temporary credentials stop working; `None` for long-term keys.
     pub expiration: Option<OffsetDateTime>,
+    /// The 12-digit AWS account the credentials belong to, when mfarole knows it (an assumed
+    /// role's ARN, the SSO account, `aws_account_id` in the shared files, `AccountId` in a
+    /// process or endpoint answer). The child gets it as `AWS_ACCOUNT_ID`, which the SDKs read
+    /// to route to account-based endpoints without a call (botocore's `account_id`
+    /// credential feature). Not a secret.
+    pub account_id: Option<String>,
 }
 
 impl Credentials {
@@ -65,8 +71,29 @@ impl fmt::Debug for Credentials {
                 &self.session_token.as_ref().map(|_| "<redacted>"),
             )
             .field("expiration", &self.expiration)
+            .field("account_id", &self.account_id)
             .finish()
     }
+}
+
+/// Whether `text` is an AWS account id: exactly 12 ASCII digits (the AWS glossary's
+/// "account ID"; botocore passes on whatever it reads, but a child given anything else would
+/// route to an endpoint that does not exist).
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`), as botocore's
+/// `AssumeRoleCredentialFetcher._add_account_id_to_response` takes it from the assumed role's
+/// ARN; `None` when the ARN has none (a hardware MFA serial is not an ARN).
+pub fn account_of_arn(arn: &str) -> Option<String> {
+    let mut parts = arn.splitn(6, ':');
+    if parts.next() != Some("arn") {
+        return None;
+    }
+    let account = parts.nth(3)?;
+    parts.next()?;
+    is_account_id(account).then(|| account.to_string())
 }
 
 /// Shows at most the last four characters of an identifier.
@@ -95,6 +122,7 @@ mod tests {
             secret_access_key: "s3cr3t-value".into(),
             session_token: Some("tok3n-value".into()),
             expiration: None,
+            account_id: None,
         };
         let shown = format!("{c:?}");
         assert!(shown.contains("…WXYZ"));
@@ -110,6 +138,7 @@ mod tests {
             secret_access_key: "s/+=".into(),
             session_token: Some("t".into()),
             expiration: None,
+            account_id: None,
         };
         assert_eq!(ok.bad_part(), None);
         let nul = Credentials {
@@ -122,6 +151,23 @@ mod tests {
             ..ok
         };
         assert_eq!(nl.bad_part(), Some("secret_access_key"));
+    }
+
+    #[test]
+    fn accounts_come_from_arns_with_twelve_digits() {
+        let arn = "arn:aws:sts::123456789012:assumed-role/admin/jones";
+        assert_eq!(account_of_arn(arn).as_deref(), Some("123456789012"));
+        let mfa = "arn:aws-cn:iam::210987654321:mfa/jones";
+        assert_eq!(account_of_arn(mfa).as_deref(), Some("210987654321"));
+        for no in [
+            "GAHT12345678",
+            "arn:aws:iam::12345:mfa/x",
+            "arn:aws:iam::123456789012",
+            "",
+        ] {
+            assert_eq!(account_of_arn(no), None, "{no}");
+        }
+        assert!(is_account_id("000000000000") && !is_account_id("12345678901a"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub const REMOVED: &[&str] = &[
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
     "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ACCOUNT_ID",
     "AWS_CREDENTIAL_FILE",
     "AWS_SDK_LOAD_CONFIG",
 ];
@@ -122,6 +123,10 @@ pub fn credential_vars(creds: &Credentials) -> Vec<(&'static str, String)> {
     if let Some(exp) = creds.expiration_rfc3339() {
         out.push(("AWS_CREDENTIAL_EXPIRATION", exp));
     }
+    // Set only when known; an inherited one (of other credentials) is in REMOVED.
+    if let Some(account) = &creds.account_id {
+        out.push(("AWS_ACCOUNT_ID", account.clone()));
+    }
     out
 }
 
@@ -144,6 +149,7 @@ mod tests {
             secret_access_key: "newsecret".into(),
             session_token: Some("newtoken".into()),
             expiration: Some(time::macros::datetime!(2026-11-24 20:00:00.123456 UTC)),
+            account_id: None,
         }
     }
 

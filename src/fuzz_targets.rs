@@ -132,6 +132,7 @@ pub fn endpoint_request(data: &[u8]) {
             secret_access_key: "servedsecret".into(),
             session_token: Some("servedtoken".into()),
             expiration: Some(time::OffsetDateTime::now_utc() + time::Duration::hours(1)),
+            account_id: Some("123456789012".into()),
         }),
         problem: None,
     });

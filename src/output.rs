@@ -97,6 +97,10 @@ fn credentials_json(format: Format, creds: &Credentials, region: Option<&str>) -
     if let Some(e) = creds.expiration_rfc3339() {
         fields.push(("Expiration", e));
     }
+    // The process contract's optional account (botocore's `ProcessProvider`).
+    if let Some(a) = &creds.account_id {
+        fields.push(("AccountId", a.clone()));
+    }
     if format == Format::Json
         && let Some(r) = region
     {
@@ -287,6 +291,7 @@ mod tests {
             secret_access_key: "a'b\"c$d\\e".into(),
             session_token: Some("tok".into()),
             expiration: Some(time::macros::datetime!(2026-11-24 20:00:00.5 UTC)),
+            account_id: None,
         }
     }
 
@@ -300,11 +305,34 @@ mod tests {
     }
 
     #[test]
+    fn a_known_account_is_in_every_format_and_an_unknown_one_is_unset() {
+        let known = Credentials {
+            account_id: Some("123456789012".into()),
+            ..creds()
+        };
+        let has = |f, want: &str| {
+            let out = render(f, &known, None);
+            assert!(out.contains(want), "{out}");
+        };
+        has(Format::Sh, "export AWS_ACCOUNT_ID='123456789012'\n");
+        has(Format::Fish, "set -gx AWS_ACCOUNT_ID '123456789012';\n");
+        has(Format::Dotenv, "AWS_ACCOUNT_ID=123456789012\n");
+        has(Format::Process, ",\"AccountId\":\"123456789012\"");
+        has(Format::Json, ",\"AccountId\":\"123456789012\"");
+        let out = render(Format::Sh, &creds(), None);
+        assert!(
+            out.lines().next().unwrap().contains(" AWS_ACCOUNT_ID "),
+            "{out}"
+        );
+        assert!(!render(Format::Process, &creds(), None).contains("AccountId"));
+    }
+
+    #[test]
     fn sh_output_quotes_everything() {
         let out = render(Format::Sh, &creds(), Some("eu-west-1"));
         assert!(
             out.starts_with(
-                "unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SECURITY_TOKEN AWS_CREDENTIAL_FILE AWS_SDK_LOAD_CONFIG\n"
+                "unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SECURITY_TOKEN AWS_ACCOUNT_ID AWS_CREDENTIAL_FILE AWS_SDK_LOAD_CONFIG\n"
             ),
             "{out}"
         );

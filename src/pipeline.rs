@@ -21,7 +21,7 @@ pub use crate::resolve::Run;
 use crate::resolve::{Resolved, requested_region, resolve};
 
 use crate::config::Config;
-use crate::creds::{Credentials, Issued};
+use crate::creds::{Credentials, Issued, account_of_arn};
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::mfa::CodeSource;
@@ -243,6 +243,7 @@ fn inherited(run: Run, profile: &str, margin: Duration) -> Option<Credentials> {
         secret_access_key: keys.secret_access_key.clone()?,
         session_token: Some(keys.session_token.clone()?),
         expiration: Some(expiration),
+        account_id: keys.account_id.clone(),
     };
     credentials.bad_part().is_none().then_some(credentials)
 }
@@ -319,7 +320,9 @@ fn execute(
                 "step {} was just done by another mfarole: using its result",
                 i + 1
             ));
-            current = Some(hit.credentials);
+            let mut credentials = hit.credentials;
+            fill_account(step, current.as_ref(), &mut credentials);
+            current = Some(credentials);
             continue;
         }
         if lock.as_ref().is_some_and(|l| l.waited)
@@ -329,9 +332,10 @@ fn execute(
             // fail the same way now rather than replay its prompt or its retries.
             return Err(failure);
         }
-        let issued = run_step(step, current.as_ref()).inspect_err(|e| {
+        let mut issued = run_step(step, current.as_ref()).inspect_err(|e| {
             cache.mark_failed(&step.cache_key, e);
         })?;
+        fill_account(step, current.as_ref(), &mut issued.credentials);
         log_done(log, i, &issued);
         if issued.credentials.expiration.is_some() {
             cache.put(&step.cache_key, &issued);
@@ -343,6 +347,18 @@ fn execute(
     }
     // By construction: a source that is not known has a fetch step.
     Ok(current.expect("a plan whose source is fetched has a first step"))
+}
+
+/// GetSessionToken's answer names no account: a session is of the caller's account, which the
+/// caller's credentials tell (`aws_account_id`, a process's `AccountId`), else the account in
+/// the ARN of the user's MFA device (`mfa_serial`), an IAM resource of the same account.
+fn fill_account(step: &Step, caller: Option<&Credentials>, issued: &mut Credentials) {
+    if issued.account_id.is_some() || !matches!(step.action, Action::GetSessionToken { .. }) {
+        return;
+    }
+    issued.account_id = caller
+        .and_then(|c| c.account_id.clone())
+        .or_else(|| step.mfa.as_ref().and_then(|m| account_of_arn(&m.serial)));
 }
 
 /// The step after the last fresh cached one, with its credentials.
@@ -362,7 +378,10 @@ fn resume_point(
                 .map(cache::show_time)
                 .unwrap_or_default()
         ));
-        Some((i + 1, Some(hit.credentials)))
+        let mut credentials = hit.credentials;
+        // An entry of an older mfarole holds no account: what the step itself tells.
+        fill_account(step, None, &mut credentials);
+        Some((i + 1, Some(credentials)))
     })
 }
 
@@ -471,6 +490,7 @@ mod tests {
             secret_access_key: "s".into(),
             session_token: expires.map(|_| "t".into()),
             expiration: expires,
+            account_id: None,
         }
     }
 

@@ -175,6 +175,9 @@ pub struct EnvironmentKeys {
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
     pub session_token: Option<String>,
+    /// `AWS_ACCOUNT_ID`, when it is an account id (botocore's `EnvProvider` reads it with the
+    /// keys; anything else is not passed on).
+    pub account_id: Option<String>,
 }
 
 impl std::fmt::Debug for EnvironmentKeys {
@@ -265,6 +268,7 @@ impl Settings {
                 access_key_id: get("AWS_ACCESS_KEY_ID"),
                 secret_access_key: get("AWS_SECRET_ACCESS_KEY"),
                 session_token: get("AWS_SESSION_TOKEN").or_else(|| get("AWS_SECURITY_TOKEN")),
+                account_id: get("AWS_ACCOUNT_ID").filter(|a| crate::creds::is_account_id(a)),
             },
             container: ContainerVars {
                 relative_uri: get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),

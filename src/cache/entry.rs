@@ -1,5 +1,6 @@
 //! The format of one cache entry: a magic line, then `name value` lines (`key`,
-//! `access_key_id`, `secret_access_key`, `session_token`, `expiration`, and `arn`). The full
+//! `access_key_id`, `secret_access_key`, `session_token`, `expiration`, and the optional `arn`
+//! and `account_id`). The full
 //! cache key is stored inside and compared on read, so a hash collision is a miss, not a
 //! leak. Any deviation is damage, and a damaged entry is not used.
 
@@ -78,6 +79,14 @@ pub fn parse_entry(text: &str, key: &str) -> std::result::Result<Issued, String>
             secret_access_key: field("secret_access_key")?,
             session_token: Some(field("session_token")?),
             expiration: Some(expiration),
+            account_id: match field("account_id") {
+                Ok(a) if crate::creds::is_account_id(&a) => Some(a),
+                Ok(_) => return Err("damaged (bad account_id)".into()),
+                // Written before mfarole stored it: the role's ARN still tells.
+                Err(_) => field("arn")
+                    .ok()
+                    .and_then(|a| crate::creds::account_of_arn(&a)),
+            },
         },
         arn: field("arn").ok(),
     })
@@ -105,6 +114,7 @@ pub fn format_entry(key: &str, issued: &Issued) -> std::io::Result<String> {
     ]
     .into_iter()
     .chain(issued.arn.as_deref().map(|a| ("arn", a)))
+    .chain(c.account_id.as_deref().map(|a| ("account_id", a)))
     {
         if value.is_empty() || value.chars().any(char::is_control) {
             return Err(bad());

@@ -304,6 +304,7 @@ mod tests {
                 secret_access_key: "sec/+=".into(),
                 session_token: Some("tok".into()),
                 expiration: Some(expires),
+                account_id: None,
             },
             arn: Some("arn:aws:sts::1:assumed-role/r/n".into()),
         }

@@ -377,6 +377,10 @@ fn body(c: &Credentials) -> String {
             crate::output::json_string(&e)
         ));
     }
+    // botocore's `ContainerProvider` reads the optional `AccountId`.
+    if let Some(a) = &c.account_id {
+        out.push_str(&format!(",\"AccountId\":{}", crate::output::json_string(a)));
+    }
     out.push('}');
     out
 }
@@ -401,6 +405,7 @@ mod tests {
                 secret_access_key: "s".into(),
                 session_token: Some("t".into()),
                 expiration: Some(OffsetDateTime::now_utc() + time::Duration::hours(1)),
+                account_id: None,
             }),
             problem: None,
         })

@@ -26,6 +26,7 @@ pub fn named(profile: &Profile, lookup: &Lookup) -> Result<Source> {
         secret_access_key: secret.clone(),
         session_token: keys.session_token.clone(),
         expiration: None,
+        account_id: keys.account_id.clone(),
     };
     if let Some(part) = credentials.bad_part() {
         return Err(Error::profile(

@@ -23,6 +23,23 @@ pub fn own_config_file(profile: &Profile, _: &Lookup) -> Result<Option<Source>> 
     keys_in(profile, File::Config)
 }
 
+/// `aws_account_id` of a profile, as botocore's `SharedCredentialProvider`, `ConfigProvider`
+/// and `ProcessProvider` read it beside the credentials. Errors: a value that is not the 12
+/// digits of an account, which the SDKs would put into an endpoint's host name.
+pub(crate) fn account_setting(profile: &Profile, value: Option<&str>) -> Result<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(a) if crate::creds::is_account_id(a) => Ok(Some(a.to_string())),
+        Some(a) => Err(Error::profile(
+            &profile.name,
+            format!(
+                "aws_account_id = {} is not an AWS account id (12 digits); fix or remove it",
+                crate::error::clean(a, 40)
+            ),
+        )),
+    }
+}
+
 /// The keys one file gives a profile: `None` when it has no `aws_access_key_id`, an error when
 /// the secret is missing from the same file or a value no key can hold. The session token is
 /// `aws_security_token`, else `aws_session_token` (botocore's `TOKENS`, in that order).
@@ -50,6 +67,7 @@ fn keys_in(profile: &Profile, file: File) -> Result<Option<Source>> {
         secret_access_key: secret.to_string(),
         session_token: token.map(str::to_string),
         expiration: None,
+        account_id: account_setting(profile, profile.get_in(file, "aws_account_id"))?,
     };
     if let Some(part) = creds.bad_part() {
         return Err(Error::profile(

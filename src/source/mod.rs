@@ -231,6 +231,7 @@ struct JsonCredentials {
     token: Option<String>,
     expiration: Option<String>,
     code: Option<String>,
+    account_id: Option<String>,
 }
 
 /// Parses an answer into credentials; `Err` says what is wrong without quoting the body.
@@ -260,6 +261,9 @@ pub(crate) fn parse_credentials(
                     .ok_or("gave an Expiration that is not an RFC 3339 time")?,
             ),
         },
+        // Optional in every contract (botocore reads it from process and container answers);
+        // anything but an account id is not passed on.
+        account_id: json.account_id.filter(|a| crate::creds::is_account_id(a)),
     };
     if let Some(part) = credentials.bad_part() {
         return Err(format!("gave a {part} with a control character"));

@@ -28,14 +28,19 @@ const ANSWER_LIMIT: usize = 256 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
     pub command: String,
+    /// `aws_account_id` of the profile: the account when the answer gives no `AccountId`
+    /// (botocore's `ProcessProvider._get_account_id`).
+    pub account_id: Option<String>,
 }
 
 pub fn own(profile: &Profile, _: &Lookup) -> Result<Option<Source>> {
-    Ok(profile.get("credential_process").map(|command| {
-        Source::Process(Process {
-            command: command.to_string(),
-        })
-    }))
+    let Some(command) = profile.get("credential_process") else {
+        return Ok(None);
+    };
+    Ok(Some(Source::Process(Process {
+        command: command.to_string(),
+        account_id: super::keys::account_setting(profile, profile.get("aws_account_id"))?,
+    })))
 }
 
 impl Provider for Process {
@@ -57,17 +62,27 @@ impl Provider for Process {
     }
 
     fn cache_key(&self, profile: &str, _: &str) -> String {
-        format!("v1 process profile={profile} cmd={}", self.command)
+        let account = self.account_id.as_deref().map(|a| format!(" acct={a}"));
+        format!(
+            "v1 process profile={profile} cmd={}{}",
+            self.command,
+            account.unwrap_or_default()
+        )
     }
 
     fn fetch(&self, ctx: &Fetch) -> Result<Issued> {
-        run(
+        let mut issued = run(
             &self.command,
             ctx.profile,
             &ctx.settings.outer.running_processes,
             ctx.settings.credential_process_timeout,
             ctx.fail("credential_process"),
-        )
+        )?;
+        let account = &mut issued.credentials.account_id;
+        if account.is_none() {
+            account.clone_from(&self.account_id);
+        }
+        Ok(issued)
     }
 }
 

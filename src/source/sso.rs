@@ -148,14 +148,18 @@ impl Provider for Sso {
     }
 
     fn fetch(&self, ctx: &Fetch) -> Result<Issued> {
-        fetch(
+        let mut issued = fetch(
             ctx.profile,
             self,
             ctx.settings,
             ctx.cache,
             ctx.log,
             ctx.fail("IAM Identity Center"),
-        )
+        )?;
+        // The account asked for is the account of the credentials (botocore's `SSOProvider`).
+        issued.credentials.account_id =
+            Some(self.account_id.clone()).filter(|a| crate::creds::is_account_id(a));
+        Ok(issued)
     }
 
     fn status(&self, now: OffsetDateTime) -> Option<String> {
@@ -416,6 +420,7 @@ fn parse_role_credentials(body: &[u8], base: &str) -> std::result::Result<Issued
         secret_access_key: r.secret_access_key,
         session_token: Some(r.session_token),
         expiration: Some(expiration),
+        account_id: None,
     };
     if let Some(part) = credentials.bad_part() {
         return Err(format!(

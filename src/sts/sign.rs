@@ -66,6 +66,7 @@ mod tests {
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
             session_token: token.map(str::to_string),
             expiration: None,
+            account_id: None,
         }
     }
 

@@ -92,18 +92,21 @@ pub fn parse_success(body: &str) -> Result<Issued, String> {
     };
     let expiration = parse_time(c.expiration.trim())
         .ok_or_else(|| "Expiration is not an RFC 3339 time".to_string())?;
+    let arn = doc
+        .result
+        .assumed_role_user
+        .map(|u| u.arn.trim().to_string())
+        .filter(|a| !a.is_empty());
     Ok(Issued {
         credentials: Credentials {
             access_key_id: field("AccessKeyId", c.access_key_id)?,
             secret_access_key: field("SecretAccessKey", c.secret_access_key)?,
             session_token: Some(field("SessionToken", c.session_token)?),
             expiration: Some(expiration),
+            // The role's account, from its ARN; GetSessionToken's is filled in by the pipeline.
+            account_id: arn.as_deref().and_then(crate::creds::account_of_arn),
         },
-        arn: doc
-            .result
-            .assumed_role_user
-            .map(|u| u.arn.trim().to_string())
-            .filter(|a| !a.is_empty()),
+        arn,
     })
 }
 
