@@ -29,6 +29,7 @@ mod log;
 mod mfa;
 mod net;
 mod output;
+mod partition;
 mod pipeline;
 mod plan;
 mod profile;

@@ -51,9 +51,9 @@ impl Endpoint {
                 .or(profile_url)
         };
         let Some((url, origin)) = configured else {
+            let partition = crate::partition::Partition::of_region(region);
             let url = match region {
-                Some(r) if r.starts_with("cn-") => format!("https://sts.{r}.amazonaws.com.cn/"),
-                Some(r) => format!("https://sts.{r}.amazonaws.com/"),
+                Some(r) => format!("https://sts.{r}.{}/", partition.dns_suffix()),
                 None => "https://sts.amazonaws.com/".to_string(),
             };
             let origin = if region.is_some() {
@@ -61,16 +61,11 @@ impl Endpoint {
             } else {
                 "no region: the global endpoint"
             };
-            let partition = match region {
-                Some(r) if r.starts_with("cn-") => "aws-cn",
-                Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
-                _ => "aws",
-            };
             return Ok(Endpoint {
                 url,
                 region: signing,
                 origin: origin.to_string(),
-                partition: Some(partition),
+                partition: Some(partition.id()),
             });
         };
         Ok(Endpoint {
