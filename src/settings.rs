@@ -142,6 +142,12 @@ pub struct EndpointSettings {
     pub sso: Option<String>,
     /// `AWS_ENDPOINT_URL_SSO_OIDC`: its token service.
     pub sso_oidc: Option<String>,
+    /// `AWS_ENDPOINT_URL_SIGNIN`: the AWS sign-in service's base URL, taken as given (the
+    /// console federation endpoint is `<base>/federation`; `aws login` talks to it too). What
+    /// else applies (`AWS_ENDPOINT_URL`, `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`) is each user's
+    /// to say.
+    #[allow(dead_code)] // until `console` (issue 24) and the login source (issue 23) read it
+    pub signin_endpoint: Option<String>,
 }
 
 impl EndpointSettings {
@@ -258,6 +264,7 @@ impl Settings {
                 sts: get("AWS_ENDPOINT_URL_STS"),
                 sso: get("AWS_ENDPOINT_URL_SSO"),
                 sso_oidc: get("AWS_ENDPOINT_URL_SSO_OIDC"),
+                signin_endpoint: get("AWS_ENDPOINT_URL_SIGNIN"),
             },
             user: get("LOGNAME").or_else(|| get("USER")),
             home: env.home(),
