@@ -128,11 +128,55 @@ pub(crate) fn explain(err: Error, failed: &Failed) -> Error {
 
 fn hint(f: &StsFailure, failed: &Failed) -> Option<String> {
     match f.code.as_str() {
+        "AccessDenied" if f.message.contains("sts:TagSession") => {
+            trust_permission(failed, "sts:TagSession", "session tags")
+        }
+        "AccessDenied" if f.message.contains("sts:SetSourceIdentity") => {
+            trust_permission(failed, "sts:SetSourceIdentity", "a source identity")
+        }
+        "PackedPolicyTooLarge" => Some(
+            "AWS packs the session tags (and any session policy) into a size limit it does not publish: send fewer or shorter tags (session_tags, AWS_SESSION_TAGS)".into(),
+        ),
         "AccessDenied" if !f.is_wrong_mfa_code() => mfa_required(f, failed),
         "ValidationError" if f.message.contains("DurationSeconds") => too_long(f, failed),
         "ExpiredToken" => expired_keys(failed),
         _ => None,
     }
+}
+
+/// A role whose trust policy lacks the action that session tags (`sts:TagSession`) or a
+/// source identity (`sts:SetSourceIdentity`) need: sent on this call, or carried to it from an
+/// earlier role of the chain (AWS needs the permission on every later role too).
+fn trust_permission(failed: &Failed, action: &str, what: &str) -> Option<String> {
+    let Action::AssumeRole(call) = &failed.step.action else {
+        return None;
+    };
+    let tags = action == "sts:TagSession";
+    let sets = |a: &crate::attributes::RoleAttributes| match tags {
+        true => !a.tags.is_empty(),
+        false => a.source_identity.is_some(),
+    };
+    let hops = &failed.chain.hops;
+    let at = hops.iter().position(|h| h.profile == call.profile)?;
+    let why = if sets(&call.attributes) {
+        format!("profile '{}' sends {what}", clean(&call.profile, 64))
+    } else {
+        // What an earlier role passes on: its source identity, its transitive tags.
+        let carries = |a: &crate::attributes::RoleAttributes| match tags {
+            true => !a.transitive.is_empty(),
+            false => a.source_identity.is_some(),
+        };
+        let from = hops[..at].iter().rev().find(|h| carries(&h.attributes))?;
+        format!(
+            "{} of profile '{}' carried over to it",
+            if tags { "the transitive session tags" } else { "the source identity" },
+            clean(&from.profile, 64)
+        )
+    };
+    Some(format!(
+        "{why}, and the trust policy of {} does not allow {action}: add \"{action}\" to the actions its trust policy allows these credentials, or remove {what} from the profile",
+        clean(&call.role_arn, 120)
+    ))
 }
 
 /// A role whose trust policy needs MFA, assumed by a chain that sets no `mfa_serial`.
@@ -235,6 +279,15 @@ source_profile = stale
 role_arn = arn:aws:iam::1:role/plain
 source_profile = smith
 mfa_serial = arn:aws:iam::1:mfa/smith
+[profile tagged]
+role_arn = arn:aws:iam::1:role/tagged
+source_profile = smith
+source_identity = smith
+session_tags = team=infra
+transitive_session_tags = team
+[profile after]
+role_arn = arn:aws:iam::1:role/after
+source_profile = tagged
 ";
     const CREDENTIALS: &str = "\
 [smith]
@@ -281,6 +334,24 @@ aws_session_token = t
             Error::Sts(f) => f.hint,
             other => panic!("{other}"),
         }
+    }
+
+    #[test]
+    fn a_trust_policy_without_tag_session_or_set_source_identity_is_named() {
+        let denied = |action: &str| {
+            sts(
+                "AccessDenied",
+                &format!("User: arn:aws:iam::1:user/smith is not authorized to perform: {action} on resource: arn:aws:iam::1:role/x"),
+            )
+        };
+        let hint = hint_of("tagged", None, denied("sts:TagSession")).unwrap();
+        assert!(hint.starts_with("profile 'tagged' sends session tags, and the trust policy of arn:aws:iam::1:role/tagged does not allow sts:TagSession"), "{hint}");
+        let hint = hint_of("after", None, denied("sts:SetSourceIdentity")).unwrap();
+        assert!(hint.starts_with("the source identity of profile 'tagged' carried over to it, and the trust policy of arn:aws:iam::1:role/after"), "{hint}");
+        let hint = hint_of("after", None, denied("sts:TagSession")).unwrap();
+        assert!(hint.starts_with("the transitive session tags of profile 'tagged'"), "{hint}");
+        let big = hint_of("tagged", None, sts("PackedPolicyTooLarge", "too big")).unwrap();
+        assert!(big.contains("fewer or shorter tags"), "{big}");
     }
 
     #[test]

@@ -510,8 +510,8 @@ Usage: mfarole exec [OPTIONS] [--server] PROFILE [--] [COMMAND [ARGS...]]
 
 Everything after COMMAND is passed to it untouched. Without COMMAND, $SHELL (else /bin/sh)
 is started. The command gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
-AWS_CREDENTIAL_EXPIRATION, AWS_REGION/AWS_DEFAULT_REGION and MFAROLE_PROFILE; AWS_PROFILE and
-stale credential variables are removed.
+AWS_CREDENTIAL_EXPIRATION, AWS_ACCOUNT_ID (when known), AWS_REGION/AWS_DEFAULT_REGION and
+MFAROLE_PROFILE; AWS_PROFILE and stale credential variables are removed.
 
 Options:
       --server          stay as COMMAND's parent and serve it credentials that are renewed

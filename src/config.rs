@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::attributes::RoleAttributes;
 use crate::error::{Error, Result};
 use crate::ini;
 use crate::mfa::MfaDevice;
@@ -219,6 +220,7 @@ impl Config {
             ..
         } = walk;
         hops.reverse();
+        crate::attributes::check_chain(hops.iter().map(|h| (h.profile.as_str(), &h.attributes)))?;
         let duration = parse_duration_setting(visited[0], &mut notes)?;
         // The target's duration is read as a hop too: say each note once.
         let mut seen = std::collections::HashSet::new();
@@ -395,7 +397,8 @@ impl<'a> Walk<'a> {
 
     /// Adds the role of `profile`, within the bound of [`MAX_ROLES`].
     fn hop(&mut self, target: &str, profile: &Profile) -> Result<()> {
-        self.hops.push(Hop::from_profile(profile, &mut self.notes)?);
+        let settings = (profile.name == target).then_some(self.settings);
+        self.hops.push(Hop::from_profile(profile, settings, &mut self.notes)?);
         if self.hops.len() > MAX_ROLES {
             return Err(Error::profile(
                 target,
@@ -497,18 +500,40 @@ pub struct Hop {
     pub session_name: Option<String>,
     /// `duration_seconds` of this role profile.
     pub duration: Option<u32>,
+    /// Its source identity and session tags.
+    pub attributes: RoleAttributes,
 }
 
 impl Hop {
-    fn from_profile(profile: &Profile, notes: &mut Vec<String>) -> Result<Hop> {
+    /// `target`: the profile named on the command line, whose unset `role_session_name`,
+    /// `source_identity`, `session_tags` and `transitive_session_tags` the environment fills
+    /// in (`AWS_ROLE_SESSION_NAME`, `AWS_SOURCE_IDENTITY`, `AWS_SESSION_TAGS`,
+    /// `AWS_TRANSITIVE_TAGS`: aws-vault's variables and rule).
+    fn from_profile(
+        profile: &Profile,
+        target: Option<&Settings>,
+        notes: &mut Vec<String>,
+    ) -> Result<Hop> {
         let role_arn = profile.role_arn()?.unwrap_or_default();
-        let session_name = profile.role_session_name()?.map(str::to_string);
+        let mut session_name = profile.role_session_name()?.map(str::to_string);
+        if session_name.is_none()
+            && let Some(name) = target.and_then(|s| s.web_identity.session_name.as_deref())
+        {
+            if !crate::units::valid_session_name(name) {
+                return Err(Error::profile(
+                    &profile.name,
+                    "AWS_ROLE_SESSION_NAME must be 2 to 64 characters of A-Z a-z 0-9 _+=,.@-",
+                ));
+            }
+            session_name = Some(name.to_string());
+        }
         Ok(Hop {
             profile: profile.name.clone(),
             role_arn: role_arn.to_string(),
             external_id: profile.get("external_id").map(str::to_string),
             session_name,
             duration: parse_duration_setting(profile, notes)?,
+            attributes: RoleAttributes::read(profile, target.map(|s| &s.target_attributes))?,
         })
     }
 }

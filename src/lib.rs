@@ -9,6 +9,7 @@
 mod advice;
 mod app;
 mod atomic;
+mod attributes;
 mod cache;
 mod child;
 mod clear;

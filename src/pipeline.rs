@@ -447,6 +447,7 @@ fn run_step(
             params.push(("ExternalId", ext.clone()));
         }
     }
+    let attributes = call.map(|c| c.attributes.params()).unwrap_or_default();
     if let Some(d) = step.duration {
         params.push(("DurationSeconds", d.to_string()));
     }
@@ -454,6 +455,7 @@ fn run_step(
         action: step.action.name(),
         profile,
         params,
+        numbered: &attributes,
         credentials: Some(creds),
         carries_mfa,
     };

@@ -16,6 +16,7 @@
 //! change in the config or a rotated key never serves stale credentials, and a reason that
 //! `--verbose` prints.
 
+use crate::attributes::RoleAttributes;
 use crate::config::Chain;
 use crate::creds::Credentials;
 use crate::error::{Error, Result};
@@ -57,6 +58,8 @@ pub struct RoleCall {
     pub profile: String,
     pub role_arn: String,
     pub external_id: Option<String>,
+    /// Source identity and session tags, sent on this call only (AWS carries them on).
+    pub attributes: RoleAttributes,
 }
 
 impl Action {
@@ -82,7 +85,14 @@ impl Action {
         match self {
             Action::Fetch { source, .. } => source.describe(),
             Action::GetSessionToken { .. } => "GetSessionToken".to_string(),
-            Action::AssumeRole(call) => format!("AssumeRole {}", call.role_arn),
+            Action::AssumeRole(call) if call.attributes.is_empty() => {
+                format!("AssumeRole {}", call.role_arn)
+            }
+            Action::AssumeRole(call) => format!(
+                "AssumeRole {} ({})",
+                call.role_arn,
+                call.attributes.describe()
+            ),
         }
     }
 }
@@ -310,6 +320,7 @@ impl Planner<'_> {
                 profile: hop.profile.clone(),
                 role_arn: hop.role_arn.clone(),
                 external_id: hop.external_id.clone(),
+                attributes: hop.attributes.clone(),
             }),
             mfa: mfa.cloned(),
             duration,
@@ -320,7 +331,7 @@ impl Planner<'_> {
             ),
             reason,
             cache_key: format!(
-                "v2 ar parent={} role={} ext={} mfa={} dur={} name={} ep={}",
+                "v2 ar parent={} role={} ext={} mfa={} dur={} name={} ep={}{}",
                 digest(parent),
                 hop.role_arn,
                 hop.external_id.as_deref().unwrap_or("-"),
@@ -328,6 +339,12 @@ impl Planner<'_> {
                 opt(duration),
                 hop.session_name.as_deref().unwrap_or("-"),
                 self.endpoint,
+                // Another source identity or tag set is another session; without any, the
+                // key is what it was before mfarole sent them (no new prompt on upgrade).
+                match hop.attributes.is_empty() {
+                    true => String::new(),
+                    false => format!(" attrs={}", digest(&hop.attributes.describe())),
+                },
             ),
         }
     }

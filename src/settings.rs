@@ -59,6 +59,9 @@ pub struct Settings {
     pub container: ContainerVars,
     pub imds: ImdsVars,
     pub web_identity: WebIdentityVars,
+    /// `AWS_SOURCE_IDENTITY`, `AWS_SESSION_TAGS`, `AWS_TRANSITIVE_TAGS`: for the role of the
+    /// profile named on the command line, where it sets none ([`crate::attributes`]).
+    pub target_attributes: crate::attributes::TargetVars,
 }
 
 /// Where the two shared files are: `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, else
@@ -294,6 +297,11 @@ impl Settings {
                 token_file: get("AWS_WEB_IDENTITY_TOKEN_FILE"),
                 role_arn: get("AWS_ROLE_ARN"),
                 session_name: get("AWS_ROLE_SESSION_NAME"),
+            },
+            target_attributes: crate::attributes::TargetVars {
+                source_identity: get("AWS_SOURCE_IDENTITY"),
+                session_tags: get("AWS_SESSION_TAGS"),
+                transitive_tags: get("AWS_TRANSITIVE_TAGS"),
             },
         })
     }

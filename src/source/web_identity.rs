@@ -100,6 +100,7 @@ impl Provider for WebIdentity {
                 ),
                 ("WebIdentityToken", token),
             ],
+            numbered: &[],
             credentials: None,
             carries_mfa: false,
         })

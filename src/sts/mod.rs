@@ -30,6 +30,8 @@ pub struct Request<'a> {
     /// The profile the request is made for, for messages.
     pub profile: &'a str,
     pub params: Vec<(&'static str, String)>,
+    /// Parameters whose names are made at run time (`Tags.member.N.Key`), after `params`.
+    pub numbered: &'a [(String, String)],
     /// `None`: an unsigned request (AssumeRoleWithWebIdentity).
     pub credentials: Option<&'a Credentials>,
     /// Carries a single-use MFA code: not retried once it may have reached STS.
@@ -69,7 +71,8 @@ impl<'a> Client<'a> {
         let body = form_encode(
             [("Action", req.action), ("Version", "2011-06-15")]
                 .into_iter()
-                .chain(req.params.iter().map(|(k, v)| (*k, v.as_str()))),
+                .chain(req.params.iter().map(|(k, v)| (*k, v.as_str())))
+                .chain(req.numbered.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         );
         let started = Instant::now();
         let mut attempt = 1;

@@ -518,3 +518,16 @@ fn a_fifo_as_the_token_file_blocks_neither_exec_nor_list() {
         .stdout_has("no usable login");
     assert_eq!(portal.stub.requests.lock().unwrap().len(), 0);
 }
+
+#[test]
+fn the_child_gets_the_sso_account_as_aws_account_id() {
+    let moto = Moto::shared();
+    let portal = portal(role_credentials(moto), "access-1");
+    let sb = sso_sandbox(moto, &portal);
+    write_token(&sb, "my-sso", login("access-1", &rfc3339_in(3600)));
+    let script = "printf '%s\\n' \"${AWS_ACCOUNT_ID-unset}\"; aws sts get-caller-identity --query Account --output text";
+    let out = sb.run(&["exec", "sso", "--", "sh", "-c", script]);
+    out.ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines, [ACCOUNT, ACCOUNT], "{}", out.stdout);
+}

@@ -138,6 +138,24 @@ impl Moto {
     pub fn count(&self, action: &str) -> u32 {
         self.counts().get(action).copied().unwrap_or(0)
     }
+
+    /// The form fields of every `action` request moto has answered since setup, in order.
+    pub fn forms(&self, action: &str) -> Vec<HashMap<String, String>> {
+        let mut stdin = self.stdin.lock().unwrap();
+        writeln!(stdin, "forms {action}").unwrap();
+        stdin.flush().unwrap();
+        let mut stdout = self.stdout.lock().unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let n: usize = line.trim().strip_prefix("forms ").unwrap().parse().unwrap();
+        (0..n)
+            .map(|_| {
+                let mut line = String::new();
+                stdout.read_line(&mut line).unwrap();
+                serde_json::from_str(&line).unwrap()
+            })
+            .collect()
+    }
 }
 
 impl Drop for Moto {

@@ -10,7 +10,8 @@ assumed only through an MFA session.
 Protocol: prints `name value` lines (port, keys, ARNs) and then `ready` on stdout, then serves
 until stdin closes (the test process exits or drops the pipe), so it never outlives its test.
 Every request is recorded by moto's recorder (MOTO_RECORDER_FILEPATH); the line `count` on
-stdin answers with `count ACTION=N ...`, the STS actions in that recording.
+stdin answers with `count ACTION=N ...`, the STS actions in that recording, and `forms ACTION`
+with one line `forms N`, then N lines of JSON: the form fields of each such request, in order.
 """
 import json
 import os
@@ -70,6 +71,11 @@ def main():
         if line.strip() == "count":
             counts = count_actions(os.environ["MOTO_RECORDER_FILEPATH"])
             print("count " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())), flush=True)
+        elif line.startswith("forms "):
+            forms = recorded_forms(os.environ["MOTO_RECORDER_FILEPATH"], line.split()[1])
+            print(f"forms {len(forms)}", flush=True)
+            for form in forms:
+                print(json.dumps(form), flush=True)
     os._exit(0)
 
 
@@ -81,11 +87,10 @@ def flatten(info, prefix=""):
             yield f"{prefix}{k}", v
 
 
-def count_actions(path):
-    """STS actions in moto's recording, by name."""
+def recorded_bodies(path):
+    """The form bodies in moto's recording, parsed, in order."""
     import base64
     from urllib.parse import parse_qs
-    counts = {}
     try:
         lines = open(path).read().splitlines()
     except FileNotFoundError:
@@ -95,9 +100,21 @@ def count_actions(path):
         body = entry.get("body") or ""
         if entry.get("body_encoded"):
             body = base64.b64decode(body).decode("utf-8", "replace")
-        action = parse_qs(body).get("Action", ["?"])[0]
+        yield {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+def count_actions(path):
+    """STS actions in moto's recording, by name."""
+    counts = {}
+    for form in recorded_bodies(path):
+        action = form.get("Action", "?")
         counts[action] = counts.get(action, 0) + 1
     return counts
+
+
+def recorded_forms(path, action):
+    """The form fields of every recorded request for `action`."""
+    return [f for f in recorded_bodies(path) if f.get("Action") == action]
 
 
 def start(tls):
