@@ -169,7 +169,11 @@ fn trust_permission(failed: &Failed, action: &str, what: &str) -> Option<String>
         let from = hops[..at].iter().rev().find(|h| carries(&h.attributes))?;
         format!(
             "{} of profile '{}' carried over to it",
-            if tags { "the transitive session tags" } else { "the source identity" },
+            if tags {
+                "the transitive session tags"
+            } else {
+                "the source identity"
+            },
             clean(&from.profile, 64)
         )
     };
@@ -341,7 +345,9 @@ aws_session_token = t
         let denied = |action: &str| {
             sts(
                 "AccessDenied",
-                &format!("User: arn:aws:iam::1:user/smith is not authorized to perform: {action} on resource: arn:aws:iam::1:role/x"),
+                &format!(
+                    "User: arn:aws:iam::1:user/smith is not authorized to perform: {action} on resource: arn:aws:iam::1:role/x"
+                ),
             )
         };
         let hint = hint_of("tagged", None, denied("sts:TagSession")).unwrap();
@@ -349,7 +355,10 @@ aws_session_token = t
         let hint = hint_of("after", None, denied("sts:SetSourceIdentity")).unwrap();
         assert!(hint.starts_with("the source identity of profile 'tagged' carried over to it, and the trust policy of arn:aws:iam::1:role/after"), "{hint}");
         let hint = hint_of("after", None, denied("sts:TagSession")).unwrap();
-        assert!(hint.starts_with("the transitive session tags of profile 'tagged'"), "{hint}");
+        assert!(
+            hint.starts_with("the transitive session tags of profile 'tagged'"),
+            "{hint}"
+        );
         let big = hint_of("tagged", None, sts("PackedPolicyTooLarge", "too big")).unwrap();
         assert!(big.contains("fewer or shorter tags"), "{big}");
     }

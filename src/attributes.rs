@@ -51,14 +51,16 @@ impl RoleAttributes {
     ///
     /// Errors: a value AWS would refuse, naming the profile and where the value came from.
     pub fn read(profile: &Profile, vars: Option<&TargetVars>) -> Result<RoleAttributes> {
-        let pick = |key: &'static str, var: &'static str, env: Option<&Option<String>>| {
-            match (profile.get(key), env.and_then(Option::as_ref)) {
-                (Some(v), _) => Some((v.to_string(), key)),
-                (None, Some(v)) => Some((v.clone(), var)),
-                (None, None) => None,
-            }
+        let pick = |key: &'static str, var: &'static str, env: Option<&Option<String>>| match (
+            profile.get(key),
+            env.and_then(Option::as_ref),
+        ) {
+            (Some(v), _) => Some((v.to_string(), key)),
+            (None, Some(v)) => Some((v.clone(), var)),
+            (None, None) => None,
         };
-        let fail = |from: &str, why: String| Error::profile(&profile.name, format!("{from}: {why}"));
+        let fail =
+            |from: &str, why: String| Error::profile(&profile.name, format!("{from}: {why}"));
         let si = pick(
             "source_identity",
             "AWS_SOURCE_IDENTITY",
@@ -136,7 +138,9 @@ impl RoleAttributes {
 /// Checks the attributes of a chain's roles, first to last, as AWS will: a source identity,
 /// once set, carries to every later role and cannot change; a transitive tag carries too, and
 /// a later role cannot give its key another value. `hops`: (profile, attributes).
-pub fn check_chain<'a>(hops: impl IntoIterator<Item = (&'a str, &'a RoleAttributes)>) -> Result<()> {
+pub fn check_chain<'a>(
+    hops: impl IntoIterator<Item = (&'a str, &'a RoleAttributes)>,
+) -> Result<()> {
     let mut identity: Option<(&str, &str)> = None;
     let mut carried: Vec<(&str, &str, &str)> = Vec::new(); // key, value, profile
     for (profile, attrs) in hops {
@@ -204,7 +208,10 @@ fn parse_tags(text: &str) -> std::result::Result<Vec<(String, String)>, String> 
             continue;
         }
         let Some((k, v)) = item.split_once('=') else {
-            return Err(format!("{} has no '=': write key=value,key=value", shown(item)));
+            return Err(format!(
+                "{} has no '=': write key=value,key=value",
+                shown(item)
+            ));
         };
         let (k, v) = (k.trim(), v.trim());
         check_tag_part(k, 1, 128, "key")?;
@@ -237,7 +244,10 @@ fn parse_keys(text: &str) -> std::result::Result<Vec<String>, String> {
         }
     }
     if keys.len() > MAX_TAGS {
-        return Err(format!("{} keys, and AWS allows at most {MAX_TAGS}", keys.len()));
+        return Err(format!(
+            "{} keys, and AWS allows at most {MAX_TAGS}",
+            keys.len()
+        ));
     }
     Ok(keys)
 }
@@ -279,11 +289,9 @@ mod tests {
 
     fn profile(lines: &str) -> Profile {
         let text = format!("[profile p]\n{lines}");
-        let config = crate::config::Config::parse(
-            Some((&text, std::path::Path::new("config"))),
-            None,
-        )
-        .unwrap();
+        let config =
+            crate::config::Config::parse(Some((&text, std::path::Path::new("config"))), None)
+                .unwrap();
         config.get("p").unwrap().clone()
     }
 
@@ -304,7 +312,10 @@ mod tests {
         let params = a.params();
         assert_eq!(params[0], ("SourceIdentity".into(), "jones".into()));
         assert_eq!(params[1], ("Tags.member.1.Key".into(), "team".into()));
-        assert_eq!(params[3], ("TransitiveTagKeys.member.1".into(), "team".into()));
+        assert_eq!(
+            params[3],
+            ("TransitiveTagKeys.member.1".into(), "team".into())
+        );
     }
 
     #[test]
@@ -312,17 +323,34 @@ mod tests {
         let fifty_one: Vec<String> = (0..51).map(|i| format!("k{i}=v")).collect();
         let long_key = format!("{}=v", "k".repeat(129));
         for (lines, want) in [
-            ("source_identity = j\n", "source_identity: 'j' is not a source identity"),
-            ("source_identity = aws:me\n", "'aws:me' is not a source identity"),
+            (
+                "source_identity = j\n",
+                "source_identity: 'j' is not a source identity",
+            ),
+            (
+                "source_identity = aws:me\n",
+                "'aws:me' is not a source identity",
+            ),
             ("session_tags = team\n", "has no '='"),
             ("session_tags = aws:x=1\n", "starts with aws:"),
             ("session_tags = Team=a,team=b\n", "the same to AWS"),
             ("session_tags = t=a;b\n", "does not allow"),
-            (&format!("session_tags = {}\n", fifty_one.join(",")), "51 tags"),
-            (&format!("session_tags = {long_key}\n"), "has 129 characters"),
-            ("session_tags = a=1\ntransitive_session_tags = b\n", "is not one of the session tags"),
+            (
+                &format!("session_tags = {}\n", fifty_one.join(",")),
+                "51 tags",
+            ),
+            (
+                &format!("session_tags = {long_key}\n"),
+                "has 129 characters",
+            ),
+            (
+                "session_tags = a=1\ntransitive_session_tags = b\n",
+                "is not one of the session tags",
+            ),
         ] {
-            let e = RoleAttributes::read(&profile(lines), None).unwrap_err().to_string();
+            let e = RoleAttributes::read(&profile(lines), None)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(want), "{lines}: {e}");
             assert!(e.contains("'p'"), "{e}");
         }
@@ -330,12 +358,17 @@ mod tests {
             session_tags: Some("x".into()),
             ..Default::default()
         };
-        let e = RoleAttributes::read(&profile(""), Some(&vars)).unwrap_err().to_string();
+        let e = RoleAttributes::read(&profile(""), Some(&vars))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("AWS_SESSION_TAGS: 'x' has no '='"), "{e}");
         let ok = RoleAttributes::read(&profile("session_tags = cost center = 42 , empty=\n"), None);
         assert_eq!(
             ok.unwrap().tags,
-            [("cost center".into(), "42".into()), ("empty".into(), String::new())]
+            [
+                ("cost center".into(), "42".into()),
+                ("empty".into(), String::new())
+            ]
         );
     }
 
@@ -356,13 +389,20 @@ mod tests {
             source_identity: Some("smith".into()),
             ..Default::default()
         };
-        let e = check_chain([("a", &first), ("b", &other)]).unwrap_err().to_string();
-        assert!(e.contains("'b'") && e.contains("'smith'") && e.contains("'a'"), "{e}");
+        let e = check_chain([("a", &first), ("b", &other)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'b'") && e.contains("'smith'") && e.contains("'a'"),
+            "{e}"
+        );
         let retag = RoleAttributes {
             tags: vec![("Team".into(), "web".into())],
             ..Default::default()
         };
-        let e = check_chain([("a", &first), ("b", &retag)]).unwrap_err().to_string();
+        let e = check_chain([("a", &first), ("b", &retag)])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("transitive tag that 'a' set to 'infra'"), "{e}");
         // Not transitive: a later role may tag it anew.
         let cc = RoleAttributes {

@@ -46,8 +46,9 @@ fn the_profile_s_source_identity_and_tags_are_sent_and_shown() {
     let moto = Moto::start();
     let sb = tagged_sandbox(&moto);
     let out = sb.run(&["exec", "-v", "tagged", "--", "true"]);
-    out.ok()
-        .stderr_has("source identity smith@example.com, tags team=infra,cost-center=42, transitive team");
+    out.ok().stderr_has(
+        "source identity smith@example.com, tags team=infra,cost-center=42, transitive team",
+    );
     let forms = moto.forms("AssumeRole");
     assert_eq!(forms.len(), 1);
     assert_eq!(
@@ -75,10 +76,15 @@ fn the_environment_fills_in_for_the_target_only_and_never_overrides_the_profile(
         .env("AWS_TRANSITIVE_TAGS", "team")
         .env("AWS_ROLE_SESSION_NAME", "env-name");
     // chain-top: chain1 (role_session_name c1, a source profile) then hop2 (the target).
-    sb.run(&["exec", "-t", "123456", "chain-top", "--", "true"]).ok();
+    sb.run(&["exec", "-t", "123456", "chain-top", "--", "true"])
+        .ok();
     let forms = moto.forms("AssumeRole");
     assert_eq!(forms.len(), 2);
-    assert_eq!(attributes(&forms[0]), [], "the source profile's role gets nothing");
+    assert_eq!(
+        attributes(&forms[0]),
+        [],
+        "the source profile's role gets nothing"
+    );
     assert_eq!(forms[0]["RoleSessionName"], "c1");
     assert_eq!(
         attributes(&forms[1]),
@@ -96,7 +102,10 @@ fn the_environment_fills_in_for_the_target_only_and_never_overrides_the_profile(
     let last = forms.last().unwrap();
     assert_eq!(last["SourceIdentity"], "smith@example.com");
     assert_eq!(last["Tags.member.1.Value"], "infra");
-    assert_eq!(last["RoleSessionName"], "env-name", "the profile names no session");
+    assert_eq!(
+        last["RoleSessionName"], "env-name",
+        "the profile names no session"
+    );
 }
 
 #[test]
@@ -143,7 +152,11 @@ fn another_tag_set_is_another_session() {
     run("team=b");
     assert_eq!(moto.count("AssumeRole"), 2, "one entry per tag set");
     sb.run(&["exec", "plain", "--", "true"]).ok();
-    assert_eq!(moto.count("AssumeRole"), 3, "and none is the untagged session");
+    assert_eq!(
+        moto.count("AssumeRole"),
+        3,
+        "and none is the untagged session"
+    );
 }
 
 /// `echo $AWS_ACCOUNT_ID` and the account `aws sts get-caller-identity` names, as the child.
@@ -165,7 +178,10 @@ fn the_child_gets_the_account_of_its_credentials() {
     let moto = Moto::shared();
     let sb = Sandbox::new(moto).env("AWS_ACCOUNT_ID", "999999999999");
     // A role, and an MFA session (the account of the mfa_serial ARN).
-    for args in [&["exec", "plain"][..], &["exec", "-t", "123456", "jones"][..]] {
+    for args in [
+        &["exec", "plain"][..],
+        &["exec", "-t", "123456", "jones"][..],
+    ] {
         let (env, caller) = account_lines(&sb, args);
         assert_eq!(env, caller, "{args:?}");
         assert_eq!(env, moto.get("account"), "{args:?}");
@@ -193,6 +209,13 @@ fn botocore_as_a_credential_process_caller_reads_the_account() {
         .envs(sb.base_env())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), moto.get("account"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        moto.get("account")
+    );
 }
