@@ -282,7 +282,7 @@ fn child_vars(
     token: &str,
     private: &PrivateDir,
 ) -> crate::exec::ChildEnv {
-    let set = vec![
+    let mut set = vec![
         ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.to_string()),
         ("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.to_string()),
         (
@@ -298,6 +298,10 @@ fn child_vars(
             private.credentials.to_string_lossy().into_owned(),
         ),
     ];
+    // The account stays the same across renewals (the same role or user).
+    if let Some(account) = &got.credentials.account_id {
+        set.push(("AWS_ACCOUNT_ID", account.clone()));
+    }
     crate::exec::with_context(
         env,
         SHADOWING,

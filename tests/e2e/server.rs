@@ -123,6 +123,12 @@ fn the_aws_cli_gets_its_credentials_from_the_endpoint() {
     args.extend(support::WHOAMI);
     sb.run(&args).ok().stdout_has(":assumed-role/admin/");
     assert_eq!(moto.count("GetSessionToken"), 1);
+    // The account, in the environment and in the endpoint's answer (botocore reads both).
+    let script = "printf '%s\\n' \"$AWS_ACCOUNT_ID\"; python3 -c 'import boto3; print(boto3.Session().get_credentials().account_id)'";
+    let out = sb.run(&["exec", "--server", "admin", "--", "sh", "-c", script]);
+    out.ok();
+    let account = moto.get("account");
+    assert_eq!(out.stdout, format!("{account}\n{account}\n"));
 }
 
 #[test]
