@@ -219,3 +219,28 @@ fn botocore_as_a_credential_process_caller_reads_the_account() {
         moto.get("account")
     );
 }
+
+#[test]
+fn aws_account_id_beside_the_keys_is_the_account_and_a_bad_one_is_refused() {
+    let moto = Moto::shared();
+    let sb = Sandbox::new(moto);
+    let text = std::fs::read_to_string(&sb.credentials).unwrap();
+    let text = text.replace("[smith]\n", "[smith]\naws_account_id = 123456789012\n");
+    sb.write_credentials(text);
+    let (env, caller) = account_lines(&sb, &["exec", "--no-session", "smith"]);
+    assert_eq!(
+        (env.as_str(), caller.as_str()),
+        ("123456789012", moto.get("account"))
+    );
+    // The session GetSessionToken makes with those keys is of the same account.
+    let (env, _) = account_lines(&sb, &["exec", "smith"]);
+    assert_eq!(env, "123456789012");
+    let text = std::fs::read_to_string(&sb.credentials)
+        .unwrap()
+        .replace("aws_account_id = 123456789012", "aws_account_id = 1234");
+    sb.write_credentials(text);
+    sb.run(&["exec", "smith", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("aws_account_id = 1234 is not an AWS account id (12 digits)");
+}
