@@ -494,8 +494,9 @@ Other options:
   -V, --version         print the version
 
 First credentials come from keys, credential_process, credential_source (Environment,
-EcsContainer, Ec2InstanceMetadata), web_identity_token_file, or an `aws sso login`
-(sso_session); roles chain on top of any of them.
+EcsContainer, Ec2InstanceMetadata), web_identity_token_file, an `aws sso login`
+(sso_session), or an `aws login` session (login_session: passkeys welcome); roles chain on
+top of any of them.
 
 Exit status: the command's own; 125 when mfarole fails; 126 when COMMAND cannot run;
 127 when it is not found; 130 on Ctrl-C at the prompt. See mfarole(1).

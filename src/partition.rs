@@ -96,7 +96,6 @@ impl Partition {
 
     /// The regional sign-in service URL for `region` (no trailing slash), as botocore's
     /// `signin` endpoint rules build it (the service `aws login` talks to).
-    #[allow(dead_code)] // until the `aws login` source (issue 23) calls it
     pub fn regional_signin(self, region: &str) -> String {
         match self {
             Partition::Aws => format!("https://{region}.signin.aws.amazon.com"),

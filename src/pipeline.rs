@@ -337,7 +337,15 @@ fn execute(
         })?;
         fill_account(step, current.as_ref(), &mut issued.credentials);
         log_done(log, i, &issued);
-        if issued.credentials.expiration.is_some() {
+        if let Action::Fetch { source, .. } = &step.action
+            && !source.cached()
+        {
+            // The source's own file is the cache (an `aws login` session).
+            log.verbose(format_args!(
+                "step {} not cached: its source keeps its own",
+                i + 1
+            ));
+        } else if issued.credentials.expiration.is_some() {
             cache.put(&step.cache_key, &issued);
         } else {
             // Long-term keys (from a credential_process) are never written to disk.
@@ -423,6 +431,7 @@ fn run_step(
                 sts: client,
                 log: run.log,
                 session_name: &resolved.session_name,
+                region: resolved.region.as_deref(),
             });
         }
         Action::GetSessionToken { .. } => None,

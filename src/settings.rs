@@ -52,6 +52,10 @@ pub struct Settings {
     pub home: Option<PathBuf>,
     /// `SHELL`, for `exec` without a command.
     pub shell: Option<OsString>,
+    /// `AWS_LOGIN_CACHE_DIRECTORY` (`$VAR` and `~` expanded as botocore's
+    /// `get_login_token_cache_directory` does), else `~/.aws/login/cache`: where `aws login`
+    /// keeps its sessions.
+    pub login_cache_dir: PathBuf,
     /// `TZ`: the time zone `list` shows times in ([`crate::localtime`]); else /etc/localtime.
     pub tz: Option<String>,
     pub outer: Outer,
@@ -149,7 +153,6 @@ pub struct EndpointSettings {
     /// console federation endpoint is `<base>/federation`; `aws login` talks to it too). What
     /// else applies (`AWS_ENDPOINT_URL`, `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`) is each user's
     /// to say.
-    #[allow(dead_code)] // until `console` (issue 24) and the login source (issue 23) read it
     pub signin_endpoint: Option<String>,
 }
 
@@ -272,6 +275,13 @@ impl Settings {
             user: get("LOGNAME").or_else(|| get("USER")),
             home: env.home(),
             shell: env.path("SHELL").map(OsString::from),
+            login_cache_dir: match env.path("AWS_LOGIN_CACHE_DIRECTORY") {
+                Some(dir) => expand_path(dir, env),
+                None => env
+                    .home()
+                    .unwrap_or_else(|| "/".into())
+                    .join(".aws/login/cache"),
+            },
             tz: get("TZ"),
             outer: Outer::from_env(env),
             environment: EnvironmentKeys {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what mfarole's tests need and is missing on this machine: moto (STS), the AWS CLI
-# and boto3 (real clients as children and callers), tmux (a real terminal), fish and zsh
-# (eval and completion tests), make and setsid; for the release packaging tests, cargo-deb
-# (crates.io), lintian, dpkg-dev and man-db. Safe to run again: it installs only what is missing.
+# and boto3 (real clients as children and callers; botocore's crt extra for aws login), tmux
+# (a real terminal), fish and zsh (eval and completion tests), make and setsid; for the
+# release packaging tests, cargo-deb (crates.io), lintian, dpkg-dev and man-db. Safe to run
+# again: it installs only what is missing.
 # Run it as root, or as a user with sudo (Debian's packages are installed through it; without
 # sudo it says what to install and stops). Python packages go to the user's site as a user
 # outside a virtualenv or pyenv.
@@ -38,6 +39,9 @@ fi
 pip_missing=()
 python3 -c 'import moto.server, werkzeug' >/dev/null 2>&1 || pip_missing+=('moto[server]')
 python3 -c 'import boto3' >/dev/null 2>&1 || pip_missing+=(boto3)
+# botocore reads `aws login` sessions (login_session) only with awscrt, its "crt" extra: the
+# reference client of tests/e2e/login.rs.
+python3 -c 'import awscrt' >/dev/null 2>&1 || pip_missing+=('botocore[crt]')
 command -v aws >/dev/null 2>&1 || pip_missing+=(awscli)
 command -v awsumepy >/dev/null 2>&1 || [ -z "${MFAROLE_BENCH:-}" ] || pip_missing+=(awsume)
 if [ ${#pip_missing[@]} -gt 0 ]; then

@@ -15,6 +15,7 @@ pub(crate) mod container;
 pub(crate) mod environment;
 pub(crate) mod imds;
 pub(crate) mod keys;
+pub(crate) mod login;
 pub(crate) mod process;
 pub(crate) mod sso;
 pub(crate) mod web_identity;
@@ -40,6 +41,7 @@ pub enum Source {
     InstanceMetadata(imds::Imds),
     WebIdentity(web_identity::WebIdentity),
     Sso(sso::Sso),
+    Login(login::Login),
 }
 
 impl Source {
@@ -53,6 +55,7 @@ impl Source {
             Source::InstanceMetadata(s) => s,
             Source::WebIdentity(s) => s,
             Source::Sso(s) => s,
+            Source::Login(s) => s,
         }
     }
 }
@@ -122,6 +125,12 @@ pub trait Provider {
     fn status(&self, _now: OffsetDateTime) -> Option<String> {
         None
     }
+
+    /// Whether mfarole's cache may keep the fetched credentials. `false` for a source whose
+    /// own file is the cache (an `aws login` session, which `aws logout` must end at once).
+    fn cached(&self) -> bool {
+        true
+    }
 }
 
 /// What a fetch may use besides its own settings.
@@ -136,6 +145,9 @@ pub struct Fetch<'a> {
     pub log: &'a Log,
     /// The RoleSessionName to send when the profile names none.
     pub session_name: &'a str,
+    /// The run's region (`--region`, `AWS_REGION`, the profiles'): the session's region of
+    /// botocore, which picks the regional service of an `aws login` refresh.
+    pub region: Option<&'a str>,
 }
 
 impl Fetch<'_> {
@@ -163,11 +175,13 @@ type Own = fn(&Profile, &Lookup) -> Result<Option<Source>>;
 
 /// The sources a profile can be itself, in the order of botocore's
 /// `ProfileProviderBuilder.providers`: a web identity token, an IAM Identity Center login,
-/// keys in the credentials file, a `credential_process`, keys in the config file.
+/// keys in the credentials file, an `aws login` session, a `credential_process`, keys in the
+/// config file.
 const OWN: &[Own] = &[
     web_identity::own,
     sso::own,
     keys::own_credentials_file,
+    login::own,
     process::own,
     keys::own_config_file,
 ];

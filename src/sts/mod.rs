@@ -415,7 +415,7 @@ fn httpdate(text: &str) -> Option<time::OffsetDateTime> {
 /// Exponential backoff with "equal jitter": half of 2^attempt × 100 ms (capped at 2 s) fixed,
 /// the other half random, so that parallel runs that failed together do not retry together
 /// and no retry comes back immediately.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let cap = (100u64 << attempt.min(5)).min(2000);
     let seed = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)

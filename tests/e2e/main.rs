@@ -17,6 +17,7 @@ mod hardening;
 mod hints;
 mod list;
 mod mfa;
+mod login;
 mod packaging;
 mod probes;
 mod profile_arg;
