@@ -52,6 +52,19 @@ pub fn run(cmd: Command, env: &Environ) -> Result<u8> {
             }
             printed.map(|()| 0)
         }
+        Command::Console {
+            opts,
+            profile,
+            console,
+        } => {
+            let settings = settings()?;
+            let profile = profile_of(profile, &settings, &opts, "console")?;
+            let log = Log::new(opts.verbose);
+            match crate::console::run(ctx(&opts, &settings, &log), &profile, &console)? {
+                Some(url) => print_out(&url).map(|()| 0),
+                None => Ok(0),
+            }
+        }
         Command::List {
             verbose,
             profile,
@@ -82,7 +95,8 @@ fn ctx<'a>(opts: &'a Options, settings: &'a Settings, log: &'a Log) -> Run<'a> {
     }
 }
 
-/// The profile of `exec` or `env`: the one named on the command line, else the environment's
+/// The profile of `exec`, `env` or `console`: the one named on the command line, else the
+/// environment's
 /// (`AWS_DEFAULT_PROFILE`, else `AWS_PROFILE`, as botocore reads them); `-v` says which.
 fn profile_of(
     named: Option<Named>,
@@ -103,6 +117,7 @@ fn profile_of(
     let Some(default) = &settings.default_profile else {
         let usage = match command {
             "exec" => "mfarole exec PROFILE -- COMMAND",
+            "console" => "mfarole console PROFILE",
             _ => "mfarole env PROFILE",
         };
         return Err(Error::Usage(format!(

@@ -78,13 +78,28 @@ pub enum Command {
         profile: Option<String>,
         verbose: bool,
     },
+    /// `console`: the AWS console signed in as PROFILE.
+    Console {
+        opts: Options,
+        /// `None`: as for `Exec`.
+        profile: Option<Named>,
+        console: crate::console::ConsoleArgs,
+    },
     Completions(Shell),
     /// Help for the program, or for one subcommand.
     Help(Option<&'static str>),
     Version,
 }
 
-pub const SUBCOMMANDS: &[&str] = &["exec", "env", "list", "clear", "completions", "help"];
+pub const SUBCOMMANDS: &[&str] = &[
+    "exec",
+    "env",
+    "console",
+    "list",
+    "clear",
+    "completions",
+    "help",
+];
 
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
     let mut p = lexopt::Parser::from_iter(std::iter::once(OsString::from("mfarole")).chain(args));
@@ -99,6 +114,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
                 return match sub.as_str() {
                     "exec" => parse_exec(&mut p, verbose),
                     "env" => parse_env(&mut p, verbose),
+                    "console" => parse_console(&mut p, verbose),
                     "list" | "ls" => parse_list(&mut p, verbose),
                     "clear" => parse_clear(&mut p, verbose),
                     "completions" => parse_completions(&mut p),
@@ -342,6 +358,46 @@ fn parse_env(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
     })
 }
 
+fn parse_console(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
+    let mut opts = Options {
+        verbose,
+        ..Options::default()
+    };
+    let mut profile = None;
+    let mut console = crate::console::ConsoleArgs::default();
+    while let Some(arg) = p.next().map_err(usage)?.map(Owned::from) {
+        if arg.is('h', "help") {
+            return Ok(Command::Help(Some("console")));
+        }
+        if shared_option(p, &arg, &mut opts)? {
+            continue;
+        }
+        match arg {
+            ref a if a.is('s', "service") => console.service = Some(profile_value(p)?),
+            ref a if a.is_long("print") => console.print = true,
+            ref a if a.is_long("logout-first") => console.logout_first = true,
+            ref a if a.is_long("profile") => {
+                name_profile(&mut profile, profile_value(p)?, true)?;
+            }
+            Owned::Value(v) if profile.as_ref().is_none_or(|n| n.flag) => {
+                name_profile(&mut profile, os_string(v)?, false)?;
+            }
+            Owned::Value(v) => {
+                return Err(Error::Usage(format!(
+                    "console takes one PROFILE; unexpected '{}'",
+                    crate::error::clean(&v.to_string_lossy(), 40)
+                )));
+            }
+            other => return Err(other.unexpected()),
+        }
+    }
+    Ok(Command::Console {
+        opts,
+        profile,
+        console,
+    })
+}
+
 fn parse_list(p: &mut lexopt::Parser, mut verbose: bool) -> Result<Command> {
     let (mut names, mut json, mut named) = (false, false, None);
     while let Some(arg) = p.next().map_err(usage)? {
@@ -447,6 +503,7 @@ pub fn help(sub: Option<&str>) -> String {
         None => HELP,
         Some("exec") => EXEC_HELP,
         Some("env") => ENV_HELP,
+        Some("console") => CONSOLE_HELP,
         Some("list") => LIST_HELP,
         Some("clear") => CLEAR_HELP,
         Some("completions") => COMPLETIONS_HELP,
@@ -473,6 +530,7 @@ mfarole: run a command with temporary AWS credentials from STS, with MFA and rol
 Usage:
   mfarole exec [OPTIONS] [--server] PROFILE [--] [COMMAND [ARGS...]]
   mfarole env [OPTIONS] [--format FORMAT] PROFILE
+  mfarole console [OPTIONS] [--service NAME|PATH] [--print] [--logout-first] PROFILE
   mfarole list [PROFILE | --names | --json]
   mfarole clear [PROFILE]
   mfarole completions bash|zsh|fish
@@ -481,12 +539,13 @@ Usage:
 Commands:
   exec         get credentials for PROFILE and replace mfarole with COMMAND (default: $SHELL)
   env          print the credentials for PROFILE (sh, fish, dotenv, json, process)
+  console      open the AWS console signed in as PROFILE (or print its sign-in URL)
   list         list the profiles, what each needs, and their cached sessions
   clear        remove cached sessions (of PROFILE, or all)
   completions  print a shell completion script
   help         print the help of a command
 
-Options of exec and env:
+Options of exec, env and console:
 @SHARED@
 
 Other options:
@@ -536,6 +595,29 @@ fish formats evaluate to `false`, so that next does not run.
                         bash and zsh), fish, dotenv, json, or process (the credential_process
                         JSON: credential_process = mfarole env --format process PROFILE)
 @SHARED@
+";
+
+const CONSOLE_HELP: &str = "\
+mfarole console: open the AWS console signed in as PROFILE, with the same credentials (cache,
+one MFA prompt) as exec
+
+Usage: mfarole console [OPTIONS] [--service NAME|PATH] [--print] [--logout-first] PROFILE
+
+A role's credentials sign in as they are; an IAM user's long-term keys (no role) first get a
+federated session (GetFederationToken, with the user's own permissions). The sign-in URL is a
+credential: it goes to the browser (BROWSER, else xdg-open; open on macOS) or, with --print,
+to stdout, and nowhere else.
+
+  -s, --service NAME    open this service's console (s3, ec2, iam) or a PATH under the
+                        console host (cloudwatch/home#logsV2:), not the console home
+      --print           print the sign-in URL on stdout instead of starting a browser
+      --logout-first    go through the console's logout first, so that a browser signed in
+                        as someone else switches (one browser launch)
+@SHARED@
+
+Here -d is the console session: 15m to 12h for a role assumed with the user's keys
+(SessionDuration), 15m to 36h for a federation token. A role assumed through an MFA session or
+another role (chained) cannot set it: its console lasts as long as the role session.
 ";
 
 const LIST_HELP: &str = "\
@@ -590,6 +672,7 @@ mod tests {
             None,
             Some("exec"),
             Some("env"),
+            Some("console"),
             Some("list"),
             Some("clear"),
             Some("completions"),

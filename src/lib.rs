@@ -15,6 +15,7 @@ mod child;
 mod clear;
 mod cli;
 mod config;
+mod console;
 mod creds;
 mod environ;
 mod error;

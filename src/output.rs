@@ -205,20 +205,20 @@ _mfarole() {
         esac
     done
     case "$prev" in
-        -t|--mfa-token|-d|--duration|-r|--region) return 0 ;;
+        -t|--mfa-token|-d|--duration|-r|--region|-s|--service) return 0 ;;
         --profile) _mfarole_profiles "$cur"; return 0 ;;
         -f|--format) COMPREPLY=($(compgen -W "sh fish dotenv json process" -- "$cur")); return 0 ;;
     esac
     case "$sub" in
-        "") COMPREPLY=($(compgen -W "exec env list clear completions help -h --help -V --version -v --verbose" -- "$cur")) ;;
-        exec|env|clear|list)
+        "") COMPREPLY=($(compgen -W "exec env console list clear completions help -h --help -V --version -v --verbose" -- "$cur")) ;;
+        exec|env|console|clear|list)
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W "--profile -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format" -- "$cur"))
+                COMPREPLY=($(compgen -W "--profile -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format -s --service --print --logout-first" -- "$cur"))
             else
                 _mfarole_profiles "$cur"
             fi ;;
         completions) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
-        help) COMPREPLY=($(compgen -W "exec env list clear completions" -- "$cur")) ;;
+        help) COMPREPLY=($(compgen -W "exec env console list clear completions" -- "$cur")) ;;
     esac
 }
 complete -o default -F _mfarole mfarole
@@ -230,7 +230,7 @@ _mfarole() {
     local -a profiles
     local i
     if (( CURRENT == 2 )); then
-        compadd exec env list clear completions help
+        compadd exec env console list clear completions help
         return
     fi
     # After `--` the words are a command of their own: complete them as one.
@@ -243,9 +243,9 @@ _mfarole() {
         fi
     done
     case "${words[2]}" in
-        exec|env|clear|list)
+        exec|env|console|clear|list)
             if [[ "${words[CURRENT]}" == -* ]]; then
-                compadd -- --profile -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format
+                compadd -- --profile -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format -s --service --print --logout-first
             else
                 # One name a line, taken as data: no word splitting, globbing or expansion,
                 # and compadd quotes each when it inserts it.
@@ -253,7 +253,7 @@ _mfarole() {
                 compadd -a profiles
             fi ;;
         completions) compadd bash zsh fish ;;
-        help) compadd exec env list clear completions ;;
+        help) compadd exec env console list clear completions ;;
     esac
 }
 # Sourced (`source <(mfarole completions zsh)`) it registers itself; autoloaded from $fpath,
@@ -265,18 +265,22 @@ const FISH: &str = r#"# fish completion for mfarole: mfarole completions fish > 
 complete -c mfarole -f
 complete -c mfarole -n __fish_use_subcommand -a exec -d 'run a command with credentials'
 complete -c mfarole -n __fish_use_subcommand -a env -d 'print credentials'
+complete -c mfarole -n __fish_use_subcommand -a console -d 'open the AWS console'
 complete -c mfarole -n __fish_use_subcommand -a list -d 'list profiles'
 complete -c mfarole -n __fish_use_subcommand -a clear -d 'remove cached sessions'
 complete -c mfarole -n __fish_use_subcommand -a completions -d 'print a completion script'
 complete -c mfarole -n __fish_use_subcommand -a help -d 'print help'
-complete -c mfarole -n '__fish_seen_subcommand_from exec env clear list' -a '(mfarole list --names 2>/dev/null)'
-complete -c mfarole -n '__fish_seen_subcommand_from exec env clear list' -l profile -x -a '(mfarole list --names 2>/dev/null)' -d 'profile'
-complete -c mfarole -n '__fish_seen_subcommand_from exec env' -s t -l mfa-token -r -d 'MFA code'
-complete -c mfarole -n '__fish_seen_subcommand_from exec env' -s d -l duration -r -d 'duration'
-complete -c mfarole -n '__fish_seen_subcommand_from exec env' -s r -l region -r -d 'region'
-complete -c mfarole -n '__fish_seen_subcommand_from exec env' -l no-session -d 'no GetSessionToken'
-complete -c mfarole -n '__fish_seen_subcommand_from exec env' -l refresh -d 'ignore the cache'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env console clear list' -a '(mfarole list --names 2>/dev/null)'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env console clear list' -l profile -x -a '(mfarole list --names 2>/dev/null)' -d 'profile'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env console' -s t -l mfa-token -r -d 'MFA code'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env console' -s d -l duration -r -d 'duration'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env console' -s r -l region -r -d 'region'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env console' -l no-session -d 'no GetSessionToken'
+complete -c mfarole -n '__fish_seen_subcommand_from exec env console' -l refresh -d 'ignore the cache'
 complete -c mfarole -n '__fish_seen_subcommand_from env' -s f -l format -r -a 'sh fish dotenv json process'
+complete -c mfarole -n '__fish_seen_subcommand_from console' -s s -l service -r -d 'service or path'
+complete -c mfarole -n '__fish_seen_subcommand_from console' -l print -d 'print the sign-in URL'
+complete -c mfarole -n '__fish_seen_subcommand_from console' -l logout-first -d 'log out first'
 complete -c mfarole -s v -l verbose -d 'say what happens'
 complete -c mfarole -n '__fish_seen_subcommand_from completions' -a 'bash zsh fish'
 "#;

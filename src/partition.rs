@@ -33,7 +33,6 @@ pub enum Partition {
 }
 
 /// The console's two hosts in one partition.
-#[allow(dead_code)] // until `mfarole console` (issue 24) reads it
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConsoleHosts {
     /// The federation base URL (no trailing slash): `<base>/federation` takes
@@ -107,7 +106,6 @@ impl Partition {
 
     /// The console federation and console hosts, `None` for a partition without a public
     /// console host that we know of (see the module doc).
-    #[allow(dead_code)] // until `mfarole console` (issue 24) calls it
     pub fn console_hosts(self) -> Option<ConsoleHosts> {
         let (signin, console) = match self {
             Partition::Aws => ("https://signin.aws.amazon.com", "console.aws.amazon.com"),

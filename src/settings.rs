@@ -58,6 +58,9 @@ pub struct Settings {
     pub login_cache_dir: PathBuf,
     /// `TZ`: the time zone `list` shows times in ([`crate::localtime`]); else /etc/localtime.
     pub tz: Option<String>,
+    /// `BROWSER`: the browser commands `console` tries, as Python's `webbrowser` and
+    /// xdg-open read it ([`crate::console`]).
+    pub browser: Option<String>,
     pub outer: Outer,
     pub environment: EnvironmentKeys,
     pub container: ContainerVars,
@@ -283,6 +286,7 @@ impl Settings {
                     .join(".aws/login/cache"),
             },
             tz: get("TZ"),
+            browser: get("BROWSER"),
             outer: Outer::from_env(env),
             environment: EnvironmentKeys {
                 access_key_id: get("AWS_ACCESS_KEY_ID"),

@@ -77,6 +77,27 @@ fn session_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b)
 }
 
+/// GetFederationToken's `Name` made from a RoleSessionName: 2 to 32 of the same characters
+/// (STS API reference, GetFederationToken: `[\w+=,.@-]*`, length 2–32). A longer name keeps
+/// its end, where the default name's time stamp is, and as much of its start as fits.
+pub fn federation_name(session_name: &str) -> String {
+    let clean: String = session_name
+        .bytes()
+        .map(|b| if session_name_byte(b) { b as char } else { '-' })
+        .collect();
+    let name = if clean.len() <= 32 {
+        clean
+    } else {
+        // Default names end in a 20-character "-YYYY-MM-DD-HH-MM-SS".
+        format!("{}{}", &clean[..12], &clean[clean.len() - 20..])
+    };
+    match name.len() {
+        0 => "mfarole".to_string(),
+        1 => format!("{name}-mfarole"),
+        _ => name,
+    }
+}
+
 /// The seed document's `$LOGNAME-YYYY-MM-DD-HH-MM-SS`, cleaned to what STS allows.
 pub fn default_session_name(user: Option<&str>, now: OffsetDateTime) -> String {
     let user: String = user
@@ -158,5 +179,21 @@ mod tests {
         assert!(long.ends_with("-2026-11-24-19-05-09"));
         assert!(!valid_session_name("a"));
         assert!(!valid_session_name("has space"));
+    }
+
+    #[test]
+    fn federation_names_fit_in_32() {
+        let now = time::macros::datetime!(2026-11-24 19:05:09 UTC);
+        let short = default_session_name(Some("jones"), now);
+        assert_eq!(federation_name(&short), short);
+        let long = federation_name(&default_session_name(Some(&"a".repeat(100)), now));
+        assert_eq!(long, "aaaaaaaaaaaa-2026-11-24-19-05-09");
+        assert_eq!(long.len(), 32);
+        assert_eq!(federation_name("x"), "x-mfarole");
+        assert_eq!(federation_name("a b"), "a-b");
+        for name in [short, long] {
+            let name = federation_name(&name);
+            assert!((2..=32).contains(&name.len()) && valid_session_name(&name));
+        }
     }
 }

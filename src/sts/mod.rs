@@ -123,6 +123,37 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// GetFederationToken, signed with an IAM user's long-term `keys` (the only credentials
+    /// that may call it; STS API reference), for `console`: a federated session whose
+    /// permissions are the user's own, since the inline `Policy` allows everything and a
+    /// federated session gets the intersection of it and the user's policies (aws-vault's
+    /// `login` does the same). `name` is 2–32 characters ([`crate::units::federation_name`]);
+    /// `duration` 900–129600 s (STS's default: 43200).
+    pub fn federation_token(
+        &self,
+        profile: &str,
+        keys: &Credentials,
+        name: &str,
+        duration: Option<u32>,
+    ) -> Result<Issued> {
+        const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+        let mut params = vec![
+            ("Name", name.to_string()),
+            ("Policy", ALLOW_ALL.to_string()),
+        ];
+        if let Some(d) = duration {
+            params.push(("DurationSeconds", d.to_string()));
+        }
+        self.call(&Request {
+            action: "GetFederationToken",
+            profile,
+            params,
+            numbered: &[],
+            credentials: Some(keys),
+            carries_mfa: false,
+        })
+    }
+
     /// One attempt: sign and send, read the answer whole, judge it.
     fn attempt(&self, req: &Request, body: &str) -> std::result::Result<Issued, Failure> {
         let transport = |message: String| Error::Transport {

@@ -34,6 +34,9 @@ struct XmlResult {
     credentials: XmlCredentials,
     #[serde(rename = "AssumedRoleUser")]
     assumed_role_user: Option<XmlRoleUser>,
+    /// GetFederationToken's `FederatedUser` (its `Arn` is `…:federated-user/NAME`).
+    #[serde(rename = "FederatedUser")]
+    federated_user: Option<XmlRoleUser>,
 }
 
 #[derive(Deserialize)]
@@ -41,7 +44,8 @@ struct SuccessDoc {
     #[serde(
         rename = "GetSessionTokenResult",
         alias = "AssumeRoleResult",
-        alias = "AssumeRoleWithWebIdentityResult"
+        alias = "AssumeRoleWithWebIdentityResult",
+        alias = "GetFederationTokenResult"
     )]
     result: XmlResult,
 }
@@ -95,6 +99,7 @@ pub fn parse_success(body: &str) -> Result<Issued, String> {
     let arn = doc
         .result
         .assumed_role_user
+        .or(doc.result.federated_user)
         .map(|u| u.arn.trim().to_string())
         .filter(|a| !a.is_empty());
     Ok(Issued {
@@ -183,6 +188,36 @@ mod tests {
             Some("arn:aws:sts::123456789012:assumed-role/demo/jones")
         );
         assert_eq!(i.credentials.secret_access_key, "sec");
+    }
+
+    /// The shape of the STS API reference's GetFederationToken example.
+    const GFT: &str = r#"<GetFederationTokenResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <GetFederationTokenResult>
+    <Credentials>
+      <SessionToken>fedtok</SessionToken>
+      <SecretAccessKey>fedsec</SecretAccessKey>
+      <Expiration>2011-07-15T23:28:33.359Z</Expiration>
+      <AccessKeyId>ASIAFED</AccessKeyId>
+    </Credentials>
+    <FederatedUser>
+      <Arn>arn:aws:sts::123456789012:federated-user/jones-2026</Arn>
+      <FederatedUserId>123456789012:jones-2026</FederatedUserId>
+    </FederatedUser>
+    <PackedPolicySize>6</PackedPolicySize>
+  </GetFederationTokenResult>
+  <ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata>
+</GetFederationTokenResponse>"#;
+
+    #[test]
+    fn federation_token_answer_has_the_federated_user() {
+        let i = parse_success(GFT).unwrap();
+        assert_eq!(i.credentials.access_key_id, "ASIAFED");
+        assert_eq!(i.credentials.session_token.as_deref(), Some("fedtok"));
+        assert_eq!(
+            i.arn.as_deref(),
+            Some("arn:aws:sts::123456789012:federated-user/jones-2026")
+        );
+        assert_eq!(i.credentials.account_id.as_deref(), Some("123456789012"));
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn every_flag_in_help_is_in_readme_and_man_page() {
         &["--help"][..],
         &["help", "exec"],
         &["help", "env"],
+        &["help", "console"],
         &["help", "list"],
         &["help", "clear"],
         &["help", "completions"],
@@ -74,7 +75,15 @@ fn every_flag_in_help_is_in_readme_and_man_page() {
 #[test]
 fn every_command_is_documented() {
     let (readme, man) = (read("README.md"), man());
-    for cmd in ["exec", "env", "list", "clear", "completions", "help"] {
+    for cmd in [
+        "exec",
+        "env",
+        "console",
+        "list",
+        "clear",
+        "completions",
+        "help",
+    ] {
         assert!(
             help(&["--help"]).contains(&format!("mfarole {cmd}")),
             "{cmd}"

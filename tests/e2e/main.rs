@@ -9,6 +9,7 @@ mod attributes;
 mod cache;
 mod clear;
 mod config;
+mod console;
 mod container;
 mod docs;
 mod exec;

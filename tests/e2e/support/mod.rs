@@ -73,6 +73,10 @@ impl Moto {
             .arg(script)
             .args(tls)
             .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording.jsonl"))
+            .env(
+                "MFAROLE_TEST_FEDERATION_LOG",
+                dir.path().join("federation.jsonl"),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -154,6 +158,26 @@ impl Moto {
                 stdout.read_line(&mut line).unwrap();
                 serde_json::from_str(&line).unwrap()
             })
+            .collect()
+    }
+}
+
+impl Moto {
+    /// The federation stand-in's base URL (`tests/e2e/support/federation.py`): what
+    /// `AWS_ENDPOINT_URL_SIGNIN` is set to.
+    pub fn federation(&self) -> &str {
+        self.get("federation")
+    }
+
+    /// Every request the federation stand-in has answered, in order: path, parameter names,
+    /// status, reason, kind (`role`, `federation`, `user`), `session_duration`, the `session`
+    /// JSON it was sent, and the `token` it gave.
+    pub fn federation_requests(&self) -> Vec<serde_json::Value> {
+        let path = self._dir.path().join("federation.jsonl");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
 }

@@ -58,6 +58,10 @@ def main():
     scheme = "https" if tls else "http"
     url = f"http://127.0.0.1:{port}" if not tls else f"https://localhost:{port}"
     info = setup(url, tls)
+    # The sign-in service's federation endpoint, for `mfarole console` (federation.py).
+    import federation
+    info["federation"] = federation.start(
+        url, tls, os.environ.get("MFAROLE_TEST_FEDERATION_LOG"), SESSION_KEY)
     # Only requests made after setup are counted.
     recorder.reset_recording()
     # From here on every request must be signed by a known key.

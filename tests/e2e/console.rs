@@ -1,0 +1,405 @@
+//! `mfarole console`: credentials through the plan and cache as `exec`, a federated session for
+//! an IAM user's keys, the sign-in token from the federation stand-in
+//! (`support/federation.py`, inside moto's process, proven below with a reference client that
+//! follows AWS's documented sample), and the URL to stdout or a browser, never elsewhere.
+
+use std::path::Path;
+
+use crate::support::*;
+
+/// A sandbox whose sign-in service is the stand-in of `moto`.
+fn sandbox(moto: &Moto) -> Sandbox {
+    Sandbox::new(moto).env("AWS_ENDPOINT_URL_SIGNIN", moto.federation())
+}
+
+/// Decodes one `application/x-www-form-urlencoded` value.
+fn decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// The query parameters of a URL, decoded.
+fn params(url: &str) -> Vec<(String, String)> {
+    let query = url.split_once('?').unwrap().1;
+    query
+        .split('&')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn param(url: &str, name: &str) -> String {
+    params(url)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("no {name} in the URL"))
+        .1
+}
+
+/// The one line `--print` wrote, checked to be a login URL of the stand-in carrying the token
+/// it gave.
+fn printed_url(out: &Out, moto: &Moto) -> String {
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stdout: {:?}", out.stdout);
+    let url = lines[0].to_string();
+    let login = format!(
+        "{}/federation?Action=login&Issuer=mfarole&",
+        moto.federation()
+    );
+    assert!(url.starts_with(&login), "{url}");
+    let last = moto.federation_requests().pop().unwrap();
+    assert_eq!(param(&url, "SigninToken"), last["token"].as_str().unwrap());
+    url
+}
+
+#[test]
+fn a_role_through_an_mfa_session_signs_in_once_without_session_duration() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    let out = sb.run(&["console", "admin", "-t", "123456", "--print"]);
+    out.ok();
+    let url = printed_url(&out, &moto);
+    let reqs = moto.federation_requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(reqs[0]["status"], 200, "{reqs:?}");
+    assert_eq!(reqs[0]["kind"], "role");
+    assert!(reqs[0]["session_duration"].is_null(), "{reqs:?}");
+    assert_eq!(reqs[0]["params"], serde_json::json!(["Action", "Session"]));
+    assert_eq!(moto.count("GetSessionToken"), 1);
+    assert_eq!(moto.count("AssumeRole"), 1);
+    assert_eq!(
+        param(&url, "Destination"),
+        "https://us-east-1.console.aws.amazon.com/console/home?region=us-east-1"
+    );
+}
+
+#[test]
+fn a_chained_role_refuses_d_before_any_request() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    let out = sb.run(&["console", "admin", "-t", "123456", "-d", "2h", "--print"]);
+    out.code(125).one_error_line().stderr_has("chained role");
+    assert_eq!(out.stdout, "");
+    assert!(moto.counts().is_empty(), "{:?}", moto.counts());
+    assert!(moto.federation_requests().is_empty());
+    // Out of AWS's range for the kind: said before any request too.
+    let out = sb.run(&["console", "plain", "-d", "13h", "--print"]);
+    out.code(125).stderr_has("outside 15m–12h");
+    let out = sb.run(&["console", "smith", "-d", "37h", "--print"]);
+    out.code(125).stderr_has("outside 15m–36h");
+    assert!(moto.counts().is_empty(), "{:?}", moto.counts());
+}
+
+#[test]
+fn a_role_assumed_with_long_term_keys_gets_the_session_duration_asked() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    let out = sb.run(&["console", "plain", "-d", "12h", "--print"]);
+    out.ok();
+    printed_url(&out, &moto);
+    let reqs = moto.federation_requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0]["status"], 200, "{reqs:?}");
+    assert_eq!(reqs[0]["session_duration"], "43200");
+    // -d is the console's, not the role's: the AssumeRole asked for no duration.
+    let forms = moto.forms("AssumeRole");
+    assert_eq!(forms.len(), 1);
+    assert!(!forms[0].contains_key("DurationSeconds"), "{forms:?}");
+}
+
+#[test]
+fn keys_only_get_a_federation_token_then_sign_in_without_session_duration() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    let out = sb.run(&["console", "smith", "-d", "36h", "--print"]);
+    out.ok();
+    printed_url(&out, &moto);
+    let forms = moto.forms("GetFederationToken");
+    assert_eq!(forms.len(), 1, "{forms:?}");
+    assert_eq!(forms[0]["DurationSeconds"], "129600");
+    let name = &forms[0]["Name"];
+    assert!(
+        name.starts_with("jones-") && (2..=32).contains(&name.len()),
+        "{name}"
+    );
+    let policy: serde_json::Value = serde_json::from_str(&forms[0]["Policy"]).unwrap();
+    assert_eq!(policy["Statement"][0]["Action"], "*");
+    assert_eq!(moto.count("GetSessionToken"), 0);
+    let reqs = moto.federation_requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0]["status"], 200, "{reqs:?}");
+    assert_eq!(reqs[0]["kind"], "federation");
+    assert!(reqs[0]["session_duration"].is_null());
+    // A user with mfa_serial too: GetFederationToken cannot carry MFA, so none is asked.
+    let out = sb.run(&["console", "jones", "--print"]);
+    out.ok();
+    assert_eq!(moto.count("GetFederationToken"), 2);
+    assert_eq!(moto.count("GetSessionToken"), 0);
+}
+
+#[test]
+fn cached_role_credentials_mean_no_sts_call_and_no_prompt() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    sb.run(&["exec", "admin", "-t", "123456", "--", "true"])
+        .ok();
+    let before = moto.counts();
+    // No -t, no terminal, no mfa_process: only the cache can serve it.
+    let out = sb.run(&["console", "admin", "--print"]);
+    out.ok();
+    printed_url(&out, &moto);
+    // mfarole called nothing; the one GetCallerIdentity is the stand-in checking the session.
+    let mut after = moto.counts();
+    assert_eq!(after.remove("GetCallerIdentity"), Some(1));
+    assert_eq!(after, before);
+    assert_eq!(moto.federation_requests().len(), 1);
+}
+
+#[test]
+fn print_writes_one_url_whose_destination_names_region_and_service() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    let out = sb.run(&[
+        "console",
+        "plain",
+        "--print",
+        "--region",
+        "eu-west-1",
+        "--service",
+        "s3",
+    ]);
+    out.ok();
+    let url = printed_url(&out, &moto);
+    assert_eq!(
+        param(&url, "Destination"),
+        "https://eu-west-1.console.aws.amazon.com/s3/home?region=eu-west-1"
+    );
+    let names: Vec<String> = params(&url).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(names, ["Action", "Issuer", "Destination", "SigninToken"]);
+}
+
+/// A browser that writes its arguments, one per line, to `argv` beside it.
+fn recording_browser(dir: &Path) -> String {
+    let script = dir.join("browser.sh");
+    let out = dir.join("argv");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >> {}\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script.display().to_string()
+}
+
+#[test]
+fn the_browser_gets_the_url_as_one_argument() {
+    let moto = Moto::start();
+    let dir = TempDir::new("browser");
+    let browser = format!("{} --new-window", recording_browser(dir.path()));
+    let sb = sandbox(&moto).env("BROWSER", &browser);
+    let out = sb.run(&["console", "plain", "--service", "iam"]);
+    out.ok();
+    assert_eq!(out.stdout, "");
+    let argv = wait_file(&dir.path().join("argv"), std::time::Duration::from_secs(5));
+    let args: Vec<&str> = argv.lines().collect();
+    assert_eq!(args.len(), 2, "{args:?}");
+    assert_eq!(args[0], "--new-window");
+    let token = moto.federation_requests()[0]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(param(args[1], "SigninToken"), token);
+    // --logout-first: one launch, through the logout URL that goes on to the login.
+    std::fs::remove_file(dir.path().join("argv")).unwrap();
+    sb.run(&["console", "plain", "--logout-first"]).ok();
+    let argv = wait_file(&dir.path().join("argv"), std::time::Duration::from_secs(5));
+    let args: Vec<&str> = argv.lines().collect();
+    assert_eq!(args.len(), 2, "{args:?}");
+    let logout = format!("{}/oauth?Action=logout&redirect_uri=", moto.federation());
+    assert!(args[1].starts_with(&logout), "{}", args[1]);
+    let login = param(args[1], "redirect_uri");
+    assert!(login.starts_with(&format!("{}/federation?Action=login", moto.federation())));
+    let token = moto.federation_requests()[1]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(param(&login, "SigninToken"), token);
+}
+
+#[test]
+fn no_browser_is_said_with_print_and_exit_125() {
+    let moto = Moto::start();
+    let empty = TempDir::new("nopath");
+    let sb = sandbox(&moto).env("PATH", &empty.path().display().to_string());
+    let out = sb.run(&["-v", "console", "plain"]);
+    out.code(125)
+        .stderr_has("--print")
+        .stderr_has("xdg-open (not found)");
+    assert_eq!(out.stdout, "");
+    let last = out.stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with("mfarole: no browser could be started"),
+        "{last}"
+    );
+    let token = moto.federation_requests()[0]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!out.stderr.contains(&token), "{}", out.stderr);
+    assert!(!out.stderr.contains("SigninToken="), "{}", out.stderr);
+}
+
+#[test]
+fn verbose_shows_no_url_and_no_session_key() {
+    let moto = Moto::start();
+    let dir = TempDir::new("browser");
+    let sb = sandbox(&moto).env("BROWSER", &recording_browser(dir.path()));
+    let runs = [
+        sb.run(&["-v", "console", "admin", "-t", "123456", "--print"]),
+        sb.run(&["console", "-v", "smith", "--print"]),
+        sb.run(&["console", "-v", "plain", "-d", "1h"]),
+    ];
+    let reqs = moto.federation_requests();
+    assert_eq!(reqs.len(), 3, "{reqs:?}");
+    for (out, req) in runs.iter().zip(&reqs) {
+        out.ok();
+        let session = &req["session"];
+        let secrets = [
+            session["sessionId"].as_str().unwrap(),
+            session["sessionKey"].as_str().unwrap(),
+            session["sessionToken"].as_str().unwrap(),
+            req["token"].as_str().unwrap(),
+            "SigninToken=",
+            "Session=",
+            "Destination",
+        ];
+        for line in out.stderr.lines() {
+            for s in secrets {
+                assert!(!line.contains(s), "{s:?} in {line:?}");
+            }
+        }
+        out.stderr_has("getSigninToken for")
+            .stderr_has("console session:");
+    }
+    runs[0].stderr_has("chained role");
+    runs[1].stderr_has("GetFederationToken for 'smith'");
+    runs[2].stderr_has("1h (SessionDuration)");
+}
+
+/// Role credentials issued in us-east-1, written as static keys of `profile` (no STS call
+/// needed to use them, as for credentials pasted from a portal).
+fn static_profile(sb: &Sandbox, profile: &str, source: &str) {
+    let out = sb.run(&["env", source, "-t", "123456", "--format", "json"]);
+    out.ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    sb.append_credentials(&format!(
+        "\n[{profile}]\naws_access_key_id = {}\naws_secret_access_key = {}\naws_session_token = {}\n",
+        v["AccessKeyId"].as_str().unwrap(),
+        v["SecretAccessKey"].as_str().unwrap(),
+        v["SessionToken"].as_str().unwrap()
+    ));
+}
+
+#[test]
+fn cn_and_us_gov_regions_pick_their_partitions_hosts() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    static_profile(&sb, "pasted", "plain");
+    let out = sb.run(&["console", "pasted", "--region", "cn-north-1", "--print"]);
+    out.ok();
+    let url = printed_url(&out, &moto);
+    assert_eq!(
+        param(&url, "Destination"),
+        "https://cn-north-1.console.amazonaws.cn/console/home?region=cn-north-1"
+    );
+    // Without the override, the partition's own sign-in host (reached through a proxy that
+    // refuses, so that no test talks to AWS).
+    let sb = Sandbox::new(&moto);
+    static_profile(&sb, "pasted", "plain");
+    let sb = sb.env("HTTPS_PROXY", "http://127.0.0.1:1");
+    for (region, host) in [
+        ("cn-north-1", "https://signin.amazonaws.cn/federation"),
+        (
+            "us-gov-west-1",
+            "https://signin.amazonaws-us-gov.com/federation",
+        ),
+        ("eu-west-1", "https://signin.aws.amazon.com/federation"),
+    ] {
+        let out = sb.run(&["console", "pasted", "--region", region, "--print"]);
+        out.code(125).one_error_line().stderr_has(host);
+        assert_eq!(out.stdout, "");
+    }
+}
+
+#[test]
+fn session_token_credentials_are_refused_and_said_so() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    static_profile(&sb, "mfa-session", "jones");
+    let out = sb.run(&["console", "mfa-session", "--print"]);
+    out.code(125)
+        .one_error_line()
+        .stderr_has("refused its credentials with HTTP 400")
+        .stderr_has("GetSessionToken");
+    assert_eq!(out.stdout, "");
+    assert_eq!(moto.federation_requests()[0]["kind"], "user");
+}
+
+/// The stand-in answers as AWS documents, to a client written from AWS's own sample.
+#[test]
+fn the_federation_stand_in_answers_the_documented_client() {
+    let moto = Moto::start();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/support/federation_client.py");
+    let run = |key: &str, secret: &str, case: &str| {
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .args([moto.federation(), moto.url(), key, secret, case])
+            .args([moto.get("roles.plain"), moto.get("roles.on-source")])
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            out.status.success(),
+            "{case}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let (k, s) = (moto.get("users.smith.key"), moto.get("users.smith.secret"));
+    for (case, status) in [
+        ("role-long-term", "200"),
+        ("role-long-term:43200", "200"),
+        ("role-long-term:43201", "400"),
+        ("role-long-term:899", "400"),
+        ("chained", "200"),
+        ("chained:3600", "400"),
+        ("federation", "200"),
+        ("federation:3600", "400"),
+        ("gst", "400"),
+        ("garbage", "400"),
+    ] {
+        let answer = run(k, s, case);
+        assert!(answer.starts_with(status), "{case}: {answer}");
+    }
+}
