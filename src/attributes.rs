@@ -31,6 +31,10 @@ pub struct RoleAttributes {
     pub tags: Vec<(String, String)>,
     /// `TransitiveTagKeys.member.N`.
     pub transitive: Vec<String>,
+    /// Where the source identity and the tags were read (`source_identity` or
+    /// `AWS_SOURCE_IDENTITY`, `session_tags` or `AWS_SESSION_TAGS`), for the chain's errors to
+    /// name the setting the user wrote; empty when unset.
+    pub from: (&'static str, &'static str),
 }
 
 /// The environment's values for the target profile (`AWS_SOURCE_IDENTITY`,
@@ -80,9 +84,11 @@ impl RoleAttributes {
         if let Some((v, from)) = si {
             check_source_identity(&v).map_err(|why| fail(from, why))?;
             out.source_identity = Some(v);
+            out.from.0 = from;
         }
         if let Some((v, from)) = tags {
             out.tags = parse_tags(&v).map_err(|why| fail(from, why))?;
+            out.from.1 = from;
         }
         if let Some((v, from)) = transitive {
             out.transitive = parse_keys(&v).map_err(|why| fail(from, why))?;
@@ -150,7 +156,8 @@ pub fn check_chain<'a>(
                     return Err(Error::profile(
                         profile,
                         format!(
-                            "source_identity {} differs from {} set by '{}' earlier in the chain, and AWS never changes a source identity once set; remove it or make them equal",
+                            "{} {} differs from {} set by '{}' earlier in the chain, and AWS never changes a source identity once set; remove it or make them equal",
+                            attrs.from.0,
                             shown(si),
                             shown(set),
                             crate::error::clean(earlier, 64)
@@ -170,7 +177,8 @@ pub fn check_chain<'a>(
                 return Err(Error::profile(
                     profile,
                     format!(
-                        "session tag {} = {} would change the transitive tag that '{}' set to {}, which AWS refuses; remove it here or drop it from that profile's transitive_session_tags",
+                        "{} {} = {} would change the transitive tag that '{}' set to {}, which AWS refuses; remove it here or drop it from that profile's transitive_session_tags",
+                        attrs.from.1,
                         shown(k),
                         shown(v),
                         crate::error::clean(earlier, 64),
@@ -378,6 +386,7 @@ mod tests {
             source_identity: Some("jones".into()),
             tags: vec![("team".into(), "infra".into()), ("cc".into(), "1".into())],
             transitive: vec!["team".into()],
+            from: ("source_identity", "session_tags"),
         };
         let same = RoleAttributes {
             source_identity: Some("jones".into()),
@@ -410,5 +419,43 @@ mod tests {
             ..Default::default()
         };
         check_chain([("a", &first), ("b", &cc)]).unwrap();
+    }
+
+    #[test]
+    fn a_chain_error_names_the_variable_a_value_came_from() {
+        // The profile of the later role sets neither: the values are the environment's, and
+        // the error must not send the user looking for a source_identity in that profile.
+        let first = RoleAttributes::read(
+            &profile("source_identity = jones\nsession_tags = team=infra\ntransitive_session_tags = team\n"),
+            None,
+        )
+        .unwrap();
+        let vars = TargetVars {
+            source_identity: Some("smith".into()),
+            session_tags: Some("team=web".into()),
+            ..Default::default()
+        };
+        let target = RoleAttributes::read(&profile(""), Some(&vars)).unwrap();
+        let e = check_chain([("a", &first), ("p", &target)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("AWS_SOURCE_IDENTITY 'smith' differs"), "{e}");
+        let vars = TargetVars {
+            session_tags: Some("team=web".into()),
+            ..Default::default()
+        };
+        let target = RoleAttributes::read(&profile(""), Some(&vars)).unwrap();
+        let e = check_chain([("a", &first), ("p", &target)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("AWS_SESSION_TAGS 'team' = 'web' would change"),
+            "{e}"
+        );
+        let own = RoleAttributes::read(&profile("source_identity = smith\n"), None).unwrap();
+        let e = check_chain([("a", &first), ("p", &own)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("source_identity 'smith' differs"), "{e}");
     }
 }
