@@ -252,7 +252,7 @@ fn read_session(path: &Path) -> std::result::Result<Session, String> {
         parse_session(bytes, &shown)
     })
     .map_err(|problem| match problem {
-        Problem::Missing => format!("has no login ({shown} does not exist)"),
+        Problem::Missing => format!("is not there ({shown} does not exist)"),
         Problem::Bad(why) => why,
         other => format!("{shown} {other}"),
     })

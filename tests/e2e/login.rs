@@ -493,6 +493,7 @@ fn a_fresh_session_needs_no_request_and_is_not_copied_to_the_cache() {
     sb.run(&["exec", "login", "--", "true"])
         .code(125)
         .one_error_line()
+        .stderr_has("profile 'login': aws login session is not there (")
         .stderr_has("run 'aws login --profile login'");
     let list = sb.run(&["list"]);
     list.ok()
@@ -511,6 +512,8 @@ fn eight_parallel_runs_refresh_once_and_a_role_chains_on_top() {
         no_secret(&out, &w.signin, &w.key, &w.creds);
     }
     assert_eq!(w.signin.issued(), 1, "one refresh for eight runs");
+    // Not one refresh and seven refused as spent: one request in all.
+    assert_eq!(w.signin.stub.requests.lock().unwrap().len(), 1);
     w.signin.clean();
     assert_eq!(
         read_json(&path)["accessToken"]["accessKeyId"],
