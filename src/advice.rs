@@ -158,27 +158,40 @@ fn trust_permission(failed: &Failed, action: &str, what: &str) -> Option<String>
     };
     let hops = &failed.chain.hops;
     let at = hops.iter().position(|h| h.profile == call.profile)?;
-    let why = if sets(&call.attributes) {
-        format!("profile '{}' sends {what}", clean(&call.profile, 64))
+    // The setting to remove: the profile's key, or the variable it came from.
+    let (why, setting) = if sets(&call.attributes) {
+        let from = match tags {
+            true => call.attributes.from.1,
+            false => call.attributes.from.0,
+        };
+        (
+            format!(
+                "profile '{}' sends {what} ({from})",
+                clean(&call.profile, 64)
+            ),
+            from,
+        )
     } else {
         // What an earlier role passes on: its source identity, its transitive tags.
         let carries = |a: &crate::attributes::RoleAttributes| match tags {
             true => !a.transitive.is_empty(),
             false => a.source_identity.is_some(),
         };
-        let from = hops[..at].iter().rev().find(|h| carries(&h.attributes))?;
-        format!(
-            "{} of profile '{}' carried over to it",
-            if tags {
-                "the transitive session tags"
-            } else {
-                "the source identity"
-            },
-            clean(&from.profile, 64)
+        let hop = hops[..at].iter().rev().find(|h| carries(&h.attributes))?;
+        let (what, from) = match tags {
+            true => ("the transitive session tags", "transitive_session_tags"),
+            false => ("the source identity", hop.attributes.from.0),
+        };
+        (
+            format!(
+                "{what} of profile '{}' carried over to it",
+                clean(&hop.profile, 64)
+            ),
+            from,
         )
     };
     Some(format!(
-        "{why}, and the trust policy of {} does not allow {action}: add \"{action}\" to the actions its trust policy allows these credentials, or remove {what} from the profile",
+        "{why}, and the trust policy of {} does not allow {action}: add \"{action}\" to the actions its trust policy allows these credentials, or remove {setting}",
         clean(&call.role_arn, 120)
     ))
 }
@@ -351,7 +364,8 @@ aws_session_token = t
             )
         };
         let hint = hint_of("tagged", None, denied("sts:TagSession")).unwrap();
-        assert!(hint.starts_with("profile 'tagged' sends session tags, and the trust policy of arn:aws:iam::1:role/tagged does not allow sts:TagSession"), "{hint}");
+        assert!(hint.starts_with("profile 'tagged' sends session tags (session_tags), and the trust policy of arn:aws:iam::1:role/tagged does not allow sts:TagSession"), "{hint}");
+        assert!(hint.ends_with("or remove session_tags"), "{hint}");
         let hint = hint_of("after", None, denied("sts:SetSourceIdentity")).unwrap();
         assert!(hint.starts_with("the source identity of profile 'tagged' carried over to it, and the trust policy of arn:aws:iam::1:role/after"), "{hint}");
         let hint = hint_of("after", None, denied("sts:TagSession")).unwrap();

@@ -2,8 +2,10 @@
 //! carries, read from a role profile (aws-vault's keys and formats: `source_identity`,
 //! `session_tags = k1=v1,k2=v2`, `transitive_session_tags = k1,k2`) and, for the profile named
 //! on the command line only, from `AWS_SOURCE_IDENTITY`, `AWS_SESSION_TAGS` and
-//! `AWS_TRANSITIVE_TAGS` where the profile sets none (aws-vault's rule: the environment never
-//! overrides the profile).
+//! `AWS_TRANSITIVE_TAGS` where the profile sets none. aws-vault reads the same variables but
+//! lets them win over the profile; here the profile wins, as issue 25 decided: a profile is
+//! what a team hands out for its trust policies, and a variable left exported in a shell must
+//! not silently change what CloudTrail records for a profile that says it.
 //!
 //! Everything AWS would refuse is refused here, before any request or MFA code is spent, with
 //! the limits of the STS API reference (AssumeRole: `SourceIdentity`, `Tags`,
@@ -18,6 +20,9 @@
 
 use crate::error::{Error, Result};
 use crate::profile::Profile;
+
+/// The profile keys read here.
+pub const KEYS: [&str; 3] = ["source_identity", "session_tags", "transitive_session_tags"];
 
 /// At most this many session tags, and transitive keys, per AssumeRole.
 const MAX_TAGS: usize = 50;
@@ -46,6 +51,21 @@ pub struct TargetVars {
     pub transitive_tags: Option<String>,
 }
 
+impl TargetVars {
+    /// The variables that are set, by name.
+    pub fn set(&self) -> Vec<&'static str> {
+        [
+            ("AWS_SOURCE_IDENTITY", &self.source_identity),
+            ("AWS_SESSION_TAGS", &self.session_tags),
+            ("AWS_TRANSITIVE_TAGS", &self.transitive_tags),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| k)
+        .collect()
+    }
+}
+
 impl RoleAttributes {
     pub fn is_empty(&self) -> bool {
         self.source_identity.is_none() && self.tags.is_empty() && self.transitive.is_empty()
@@ -65,6 +85,14 @@ impl RoleAttributes {
         };
         let fail =
             |from: &str, why: String| Error::profile(&profile.name, format!("{from}: {why}"));
+        for key in KEYS {
+            if profile.get(key).is_none() && profile.nested(key).is_some() {
+                return Err(fail(
+                    key,
+                    "its value is on indented lines below it, which the AWS CLI reads as a nested block, not as a value: write it on one line (k1=v1,k2=v2)".into(),
+                ));
+            }
+        }
         let si = pick(
             "source_identity",
             "AWS_SOURCE_IDENTITY",
@@ -93,7 +121,7 @@ impl RoleAttributes {
         if let Some((v, from)) = transitive {
             out.transitive = parse_keys(&v).map_err(|why| fail(from, why))?;
             for key in &out.transitive {
-                if !out.tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+                if !out.tags.iter().any(|(k, _)| same_key(k, key)) {
                     return Err(fail(
                         from,
                         format!(
@@ -171,7 +199,7 @@ pub fn check_chain<'a>(
         for (k, v) in &attrs.tags {
             if let Some((_, was, earlier)) = carried
                 .iter()
-                .find(|(ck, _, _)| ck.eq_ignore_ascii_case(k))
+                .find(|(ck, _, _)| same_key(ck, k))
                 .filter(|(_, was, _)| *was != v)
             {
                 return Err(Error::profile(
@@ -188,7 +216,7 @@ pub fn check_chain<'a>(
             }
         }
         for key in &attrs.transitive {
-            if let Some((k, v)) = attrs.tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            if let Some((k, v)) = attrs.tags.iter().find(|(k, _)| same_key(k, key)) {
                 carried.push((k, v, profile));
             }
         }
@@ -224,7 +252,7 @@ fn parse_tags(text: &str) -> std::result::Result<Vec<(String, String)>, String> 
         let (k, v) = (k.trim(), v.trim());
         check_tag_part(k, 1, 128, "key")?;
         check_tag_part(v, 0, 256, "value")?;
-        if let Some((other, _)) = tags.iter().find(|(o, _)| o.eq_ignore_ascii_case(k)) {
+        if let Some((other, _)) = tags.iter().find(|(o, _)| same_key(o, k)) {
             return Err(format!(
                 "the keys {} and {} are the same to AWS, which compares tag keys without case; keep one",
                 shown(other),
@@ -242,12 +270,18 @@ fn parse_tags(text: &str) -> std::result::Result<Vec<(String, String)>, String> 
     Ok(tags)
 }
 
+/// Whether AWS takes two tag keys for one: it compares them without case ("Tag keys are not
+/// case sensitive", IAM User Guide), for every script, not only ASCII.
+fn same_key(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+}
+
 /// `k1,k2`.
 fn parse_keys(text: &str) -> std::result::Result<Vec<String>, String> {
     let mut keys: Vec<String> = Vec::new();
     for k in text.split(',').map(str::trim).filter(|k| !k.is_empty()) {
         check_tag_part(k, 1, 128, "key")?;
-        if !keys.iter().any(|o| o.eq_ignore_ascii_case(k)) {
+        if !keys.iter().any(|o| same_key(o, k)) {
             keys.push(k.to_string());
         }
     }
@@ -270,7 +304,12 @@ fn check_tag_part(v: &str, min: usize, max: usize, what: &str) -> std::result::R
             shown(v)
         ));
     }
-    let allowed = |c: char| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c);
+    // \p{L} and \p{N}, approximated by Rust's alphabetic and numeric (a few more characters,
+    // which AWS then refuses itself); \p{Z} is exactly the white space that is not a control
+    // character (the no-break and ideographic spaces among them).
+    let allowed = |c: char| {
+        c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
+    };
     if let Some(bad) = v.chars().find(|c| !allowed(*c)) {
         return Err(format!(
             "the tag {what} {} holds {}, which AWS does not allow (letters, digits, spaces and _.:/=+-@ only)",
@@ -377,6 +416,26 @@ mod tests {
                 ("cost center".into(), "42".into()),
                 ("empty".into(), String::new())
             ]
+        );
+    }
+
+    #[test]
+    fn aws_s_spaces_and_any_script_s_case_are_as_aws_has_them() {
+        // \p{Z}: the no-break and the ideographic space are allowed.
+        let tags = parse_tags("k=a\u{a0}b,場所=東京\u{3000}本社").unwrap();
+        assert_eq!(tags[1].1, "東京\u{3000}本社");
+        assert!(parse_tags("k=a\tb").unwrap_err().contains("does not allow"));
+        let e = parse_tags("Äpfel=1,äpfel=2").unwrap_err();
+        assert!(e.contains("the same to AWS"), "{e}");
+    }
+
+    #[test]
+    fn a_value_on_indented_lines_is_refused_not_dropped() {
+        let p = profile("session_tags =\n  team=infra,\n  env=prod\n");
+        let e = RoleAttributes::read(&p, None).unwrap_err().to_string();
+        assert!(
+            e.contains("session_tags: its value is on indented lines"),
+            "{e}"
         );
     }
 

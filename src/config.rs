@@ -221,6 +221,17 @@ impl Config {
         } = walk;
         hops.reverse();
         crate::attributes::check_chain(hops.iter().map(|h| (h.profile.as_str(), &h.attributes)))?;
+        for p in visited
+            .iter()
+            .filter(|p| !hops.iter().any(|h| h.profile == p.name))
+        {
+            if let Some(key) = crate::attributes::KEYS.iter().find(|k| p.get(k).is_some()) {
+                notes.push(format!(
+                    "{key} in profile '{}' is not used: no AssumeRole is made for that profile, and STS takes it on AssumeRole only",
+                    crate::error::clean(&p.name, 60)
+                ));
+            }
+        }
         let duration = parse_duration_setting(visited[0], &mut notes)?;
         // The target's duration is read as a hop too: say each note once.
         let mut seen = std::collections::HashSet::new();
@@ -398,7 +409,8 @@ impl<'a> Walk<'a> {
     /// Adds the role of `profile`, within the bound of [`MAX_ROLES`].
     fn hop(&mut self, target: &str, profile: &Profile) -> Result<()> {
         let settings = (profile.name == target).then_some(self.settings);
-        self.hops.push(Hop::from_profile(profile, settings, &mut self.notes)?);
+        self.hops
+            .push(Hop::from_profile(profile, settings, &mut self.notes)?);
         if self.hops.len() > MAX_ROLES {
             return Err(Error::profile(
                 target,
@@ -508,7 +520,8 @@ impl Hop {
     /// `target`: the profile named on the command line, whose unset `role_session_name`,
     /// `source_identity`, `session_tags` and `transitive_session_tags` the environment fills
     /// in (`AWS_ROLE_SESSION_NAME`, `AWS_SOURCE_IDENTITY`, `AWS_SESSION_TAGS`,
-    /// `AWS_TRANSITIVE_TAGS`: aws-vault's variables and rule).
+    /// `AWS_TRANSITIVE_TAGS`: aws-vault's variables; unlike aws-vault, never over the
+    /// profile's own values, see [`crate::attributes`]).
     fn from_profile(
         profile: &Profile,
         target: Option<&Settings>,

@@ -103,6 +103,15 @@ pub fn get_credentials_fresh_for(run: Run, profile: &str, margin: Option<Duratio
     for note in &chain.notes {
         run.log.warn(format_args!("{note}"));
     }
+    let vars = run.settings.target_attributes.set();
+    if !vars.is_empty() && chain.hops.last().is_none_or(|h| h.profile != chain.target) {
+        // Often exported for all runs of a shell: said under -v only.
+        run.log.verbose(format_args!(
+            "{} not used: no AssumeRole is made for profile '{}', and STS takes them on AssumeRole only",
+            vars.join(", "),
+            crate::error::clean(profile, 60)
+        ));
+    }
     chain.source.check(&chain.source_profile, run.settings)?;
     log_plan(run.log, profile, &resolved);
     crate::advice::say_code_not_needed(run, &resolved);

@@ -245,7 +245,9 @@ struct JsonCredentials {
     token: Option<String>,
     expiration: Option<String>,
     code: Option<String>,
-    account_id: Option<String>,
+    /// Any JSON: a number here must not make the whole answer unreadable (botocore takes
+    /// whatever stands there).
+    account_id: Option<serde_json::Value>,
 }
 
 /// Parses an answer into credentials; `Err` says what is wrong without quoting the body.
@@ -277,7 +279,13 @@ pub(crate) fn parse_credentials(
         },
         // Optional in every contract (botocore reads it from process and container answers);
         // anything but an account id is not passed on.
-        account_id: json.account_id.filter(|a| crate::creds::is_account_id(a)),
+        account_id: json
+            .account_id
+            .map(|a| match a {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .filter(|a| crate::creds::is_account_id(a)),
     };
     if let Some(part) = credentials.bad_part() {
         return Err(format!("gave a {part} with a control character"));
@@ -336,6 +344,23 @@ mod tests {
         )
         .unwrap();
         assert!(c.is_long_term() && c.expiration.is_none());
+    }
+
+    #[test]
+    fn an_account_id_of_any_json_type_never_makes_the_answer_unreadable() {
+        let with = |account: &str| {
+            let body = format!(
+                r#"{{"Version":1,"AccessKeyId":"AKIA1","SecretAccessKey":"s","AccountId":{account}}}"#
+            );
+            parse_credentials(body.as_bytes(), now())
+                .unwrap()
+                .account_id
+        };
+        assert_eq!(with("222222222222").as_deref(), Some("222222222222"));
+        assert_eq!(with(r#""222222222222""#).as_deref(), Some("222222222222"));
+        assert_eq!(with(r#""nope""#), None);
+        assert_eq!(with("null"), None);
+        assert_eq!(with("{}"), None);
     }
 
     #[test]

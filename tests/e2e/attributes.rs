@@ -244,3 +244,25 @@ fn aws_account_id_beside_the_keys_is_the_account_and_a_bad_one_is_refused() {
         .one_error_line()
         .stderr_has("aws_account_id = 1234 is not an AWS account id (12 digits)");
 }
+
+#[test]
+fn attributes_with_no_assume_role_to_go_to_are_said_to_be_unused() {
+    let moto = Moto::shared();
+    let sb = Sandbox::new(moto);
+    let text = std::fs::read_to_string(&sb.config).unwrap().replace(
+        "[profile smith]\n",
+        "[profile smith]\nsource_identity = smith\n",
+    );
+    sb.write_config(text);
+    let mut cmd = sb.command(&["exec", "-v", "--no-session", "smith", "--", "true"]);
+    cmd.env("AWS_SESSION_TAGS", "team=x");
+    let out = support::Out::of(&["exec smith"], cmd.output().unwrap());
+    out.ok()
+        .stderr_has("source_identity in profile 'smith' is not used: no AssumeRole is made")
+        .stderr_has("AWS_SESSION_TAGS not used: no AssumeRole is made for profile 'smith'");
+    // Without -v the variable is not mentioned: it is often exported for every run.
+    let mut cmd = sb.command(&["exec", "--no-session", "smith", "--", "true"]);
+    cmd.env("AWS_SESSION_TAGS", "team=x");
+    let out = support::Out::of(&["exec smith"], cmd.output().unwrap());
+    out.ok().stderr_lacks("AWS_SESSION_TAGS");
+}
