@@ -245,8 +245,10 @@ fn refused_because(e: Error, kind: Kind, profile: &str) -> Error {
         return e;
     };
     let why = match kind {
+        // Temporary credentials issued elsewhere: an MFA session is one cause, a session that
+        // expired, was revoked or was pasted wrong is another; say both, assert neither.
         Kind::AsIs => {
-            "credentials from GetSessionToken (an MFA session without a role) cannot open the console at all; use a profile with role_arn, or the IAM user's long-term keys (mfarole then asks GetFederationToken)"
+            "the credentials may have expired or been revoked (get new ones, or --refresh); and if they come from GetSessionToken (an MFA session without a role), they cannot open the console at all: use a profile with role_arn, or the IAM user's long-term keys (mfarole then asks GetFederationToken)"
         }
         Kind::Role | Kind::ChainedRole | Kind::Keys => {
             "the session may have been revoked or the role may not allow console sign-in; try again with --refresh"

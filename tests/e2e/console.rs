@@ -364,6 +364,33 @@ fn session_token_credentials_are_refused_and_said_so() {
     assert_eq!(moto.federation_requests()[0]["kind"], "user");
 }
 
+/// Temporary credentials that are not an MFA session but are refused (expired, revoked,
+/// pasted wrong) are not said to be GetSessionToken credentials only: the error names both.
+#[test]
+fn refused_role_credentials_are_not_blamed_on_get_session_token_alone() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    let out = sb.run(&["env", "plain", "--format", "json"]);
+    out.ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    sb.append_credentials(&format!(
+        "\n[broken]\naws_access_key_id = {}\naws_secret_access_key = {}X\naws_session_token = {}\n",
+        v["AccessKeyId"].as_str().unwrap(),
+        v["SecretAccessKey"].as_str().unwrap(),
+        v["SessionToken"].as_str().unwrap()
+    ));
+    let out = sb.run(&["console", "broken", "--print"]);
+    out.code(125)
+        .one_error_line()
+        .stderr_has("refused its credentials with HTTP 400")
+        .stderr_has("may have expired or been revoked")
+        .stderr_has("if they come from GetSessionToken");
+    assert_eq!(out.stdout, "");
+    let reqs = moto.federation_requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert!(reqs[0]["kind"].is_null(), "{reqs:?}");
+}
+
 /// The stand-in answers as AWS documents, to a client written from AWS's own sample.
 #[test]
 fn the_federation_stand_in_answers_the_documented_client() {
