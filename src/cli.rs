@@ -608,16 +608,28 @@ federated session (GetFederationToken, with the user's own permissions). The sig
 credential: it goes to the browser (BROWSER, else xdg-open; open on macOS) or, with --print,
 to stdout, and nowhere else.
 
-  -s, --service NAME    open this service's console (s3, ec2, iam) or a PATH under the
-                        console host (cloudwatch/home#logsV2:), not the console home
+  -s, --service NAME    open this service's console (s3, ec2, iam), a PATH under the
+                        console host (cloudwatch/home#logsV2:) or a full https URL on it,
+                        not the console home
       --print           print the sign-in URL on stdout instead of starting a browser
       --logout-first    go through the console's logout first, so that a browser signed in
                         as someone else switches (one browser launch)
-@SHARED@
+      --profile NAME    the profile, instead of PROFILE (the AWS CLI's habit); with
+                        neither, AWS_DEFAULT_PROFILE, else AWS_PROFILE
+  -t, --mfa-token CODE  the 6-digit MFA code, as 123456, 123 456 or 123-456 (else mfa_process,
+                        else a prompt on the terminal); a profile without a role needs none
+  -d, --duration D      how long the console session lasts: 3600, 45m, 1h, 12h (see below)
+  -r, --region REGION   the region for STS and the console's region (AWS_REGION,
+                        AWS_DEFAULT_REGION)
+      --no-session      no GetSessionToken: assume the role with the MFA code directly
+      --refresh         ignore cached credentials for this run (and cache the new ones)
+  -v, --verbose         say each decision and request on stderr (never a secret or the URL)
+  -h, --help            print this help
 
-Here -d is the console session: 15m to 12h for a role assumed with the user's keys
-(SessionDuration), 15m to 36h for a federation token. A role assumed through an MFA session or
-another role (chained) cannot set it: its console lasts as long as the role session.
+Here -d is the console session: 15m to 12h for a role assumed with an IAM user's long-term
+keys (SessionDuration), 15m to 36h for a federation token. Other credentials cannot set it:
+a role assumed through an MFA session or another role (chained), and temporary credentials
+(SSO, web identity, a session token) last as long as they do.
 ";
 
 const LIST_HELP: &str = "\
@@ -697,6 +709,30 @@ mod tests {
             }
         }
         assert!(help(None).contains("mfarole list [PROFILE | --names | --json]"));
+    }
+
+    #[test]
+    fn console_help_speaks_of_the_console_not_of_a_command() {
+        let text = help(Some("console"));
+        for exec_words in [
+            "COMMAND after --",
+            "for the command",
+            "how long the credentials last",
+        ] {
+            assert!(
+                !text.contains(exec_words),
+                "{exec_words:?} in console --help"
+            );
+        }
+        for flag in [
+            "--profile",
+            "--mfa-token",
+            "--duration",
+            "--region",
+            "--no-session",
+        ] {
+            assert!(text.contains(flag), "{flag} missing");
+        }
     }
 
     #[test]

@@ -213,7 +213,18 @@ _mfarole() {
         "") COMPREPLY=($(compgen -W "exec env console list clear completions help -h --help -V --version -v --verbose" -- "$cur")) ;;
         exec|env|console|clear|list)
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W "--profile -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format -s --service --print --logout-first" -- "$cur"))
+                # Each command's own flags: those of exec, env and console, then its own.
+                local flags="--profile -v --verbose -h --help"
+                case "$sub" in
+                    exec|env|console) flags+=" -t --mfa-token -d --duration -r --region --no-session --refresh" ;;
+                esac
+                case "$sub" in
+                    exec) flags+=" --server" ;;
+                    env) flags+=" -f --format" ;;
+                    console) flags+=" -s --service --print --logout-first" ;;
+                    list) flags+=" --names --json" ;;
+                esac
+                COMPREPLY=($(compgen -W "$flags" -- "$cur"))
             else
                 _mfarole_profiles "$cur"
             fi ;;
@@ -245,7 +256,19 @@ _mfarole() {
     case "${words[2]}" in
         exec|env|console|clear|list)
             if [[ "${words[CURRENT]}" == -* ]]; then
-                compadd -- --profile -t --mfa-token -d --duration -r --region --no-session --refresh -v --verbose -h --help -f --format -s --service --print --logout-first
+                # Each command's own flags: those of exec, env and console, then its own.
+                local -a flags
+                flags=(--profile -v --verbose -h --help)
+                case "${words[2]}" in
+                    exec|env|console) flags+=(-t --mfa-token -d --duration -r --region --no-session --refresh) ;;
+                esac
+                case "${words[2]}" in
+                    exec) flags+=(--server) ;;
+                    env) flags+=(-f --format) ;;
+                    console) flags+=(-s --service --print --logout-first) ;;
+                    list) flags+=(--names --json) ;;
+                esac
+                compadd -- $flags
             else
                 # One name a line, taken as data: no word splitting, globbing or expansion,
                 # and compadd quotes each when it inserts it.
@@ -277,6 +300,9 @@ complete -c mfarole -n '__fish_seen_subcommand_from exec env console' -s d -l du
 complete -c mfarole -n '__fish_seen_subcommand_from exec env console' -s r -l region -r -d 'region'
 complete -c mfarole -n '__fish_seen_subcommand_from exec env console' -l no-session -d 'no GetSessionToken'
 complete -c mfarole -n '__fish_seen_subcommand_from exec env console' -l refresh -d 'ignore the cache'
+complete -c mfarole -n '__fish_seen_subcommand_from exec' -l server -d 'serve renewed credentials'
+complete -c mfarole -n '__fish_seen_subcommand_from list' -l names -d 'only the names'
+complete -c mfarole -n '__fish_seen_subcommand_from list' -l json -d 'what was read, as JSON'
 complete -c mfarole -n '__fish_seen_subcommand_from env' -s f -l format -r -a 'sh fish dotenv json process'
 complete -c mfarole -n '__fish_seen_subcommand_from console' -s s -l service -r -d 'service or path'
 complete -c mfarole -n '__fish_seen_subcommand_from console' -l print -d 'print the sign-in URL'

@@ -64,15 +64,42 @@ pub fn get_credentials(run: Run, profile: &str) -> Result<Got> {
     get_credentials_fresh_for(run, profile, None)
 }
 
+/// A look at the source's credentials once they are known (given, fetched, or a fetch from the
+/// cache), before any STS call is signed with them; an `Err` stops the run there.
+pub type SeeSource<'a> = &'a dyn Fn(&Credentials) -> Result<()>;
+
+/// [`get_credentials`], walking the plan from its first step (each step still from the cache
+/// where fresh) so that the source's credentials are always known, and handing them to `see`
+/// before the step after the source. For `console`, where what a `credential_process` gave
+/// (long-term keys or a session) decides what `-d` means, and only its output tells. The
+/// cost: such a process runs even when the role after it is cached. Never the credentials of
+/// an outer mfarole environment, which do not show the source.
+pub fn get_credentials_seeing_source(run: Run, profile: &str, see: SeeSource) -> Result<Got> {
+    get_credentials_with(run, profile, None, Some(see))
+}
+
 /// [`get_credentials`], where cached credentials count as fresh only if they stay valid for
 /// `margin` more (when that is longer than the usual margin): how `exec --server` renews well
 /// before the SDKs' own refresh windows.
 pub fn get_credentials_fresh_for(run: Run, profile: &str, margin: Option<Duration>) -> Result<Got> {
+    get_credentials_with(run, profile, margin, None)
+}
+
+fn get_credentials_with(
+    run: Run,
+    profile: &str,
+    margin: Option<Duration>,
+    see: Option<SeeSource>,
+) -> Result<Got> {
     let started = SystemTime::now();
     let nesting = preflight(run.settings, profile)?;
     let mut cache_settings = run.settings.cache.clone();
     cache_settings.margin = cache_settings.margin.max(margin.unwrap_or_default());
-    if let Some(credentials) = inherited(run, profile, cache_settings.margin) {
+    let outer = match see {
+        Some(_) => None,
+        None => inherited(run, profile, cache_settings.margin),
+    };
+    if let Some(credentials) = outer {
         run.log.verbose(format_args!(
             "inside an mfarole environment for '{profile}' whose credentials are fresh: using them{}",
             match run.opts.mfa_token {
@@ -116,12 +143,20 @@ pub fn get_credentials_fresh_for(run: Run, profile: &str, margin: Option<Duratio
     log_plan(run.log, profile, &resolved);
     crate::advice::say_code_not_needed(run, &resolved);
     let known = chain.source.known().cloned();
+    if let (Some(see), Some(known)) = (see, &known) {
+        see(known)?;
+    }
+    let resume = Resume {
+        refresh: run.opts.refresh,
+        started,
+        see,
+    };
     let credentials = match (&resolved.plan.passthrough, known) {
         (Some(why), Some(known)) => {
             run.log.verbose(format_args!("{why}"));
             known
         }
-        (_, known) => run_plan(run, &resolved, known, &cache_settings, started)?,
+        (_, known) => run_plan(run, &resolved, known, &cache_settings, resume)?,
     };
     Ok(Got {
         credentials,
@@ -138,7 +173,7 @@ fn run_plan(
     resolved: &Resolved,
     known: Option<Credentials>,
     cache_settings: &CacheSettings,
-    started: SystemTime,
+    resume: Resume,
 ) -> Result<Credentials> {
     let cache = Cache::open(cache_settings, run.log);
     let mut client = None;
@@ -167,10 +202,6 @@ fn run_plan(
         })
     };
     let clock = OffsetDateTime::now_utc;
-    let resume = Resume {
-        refresh: run.opts.refresh,
-        started,
-    };
     let credentials = execute(
         &resolved.plan,
         known,
@@ -292,12 +323,15 @@ fn log_plan(log: &Log, profile: &str, resolved: &Resolved) {
 
 /// How a run treats what the cache holds.
 #[derive(Clone, Copy)]
-struct Resume {
+struct Resume<'a> {
     /// `--refresh`: nothing cached before this run counts.
     refresh: bool,
     /// When this run started: under `--refresh`, an entry written since (by a parallel run)
     /// counts, and a failure marked since is shared.
     started: SystemTime,
+    /// [`get_credentials_seeing_source`]: walk from the first step, and show the fetched
+    /// source's credentials to this before the next step.
+    see: Option<SeeSource<'a>>,
 }
 
 /// Runs `plan` with the cache: resumes after the last fresh cached step, then runs each
@@ -314,23 +348,33 @@ fn execute(
     run_step: &mut dyn FnMut(&Step, Option<&Credentials>) -> Result<Issued>,
     log: &Log,
 ) -> Result<Credentials> {
-    let (start, mut current) = match resume.refresh {
-        true => {
+    let (start, mut current) = match (resume.refresh, resume.see) {
+        (true, _) => {
             log.verbose(format_args!("--refresh: not using cached credentials"));
             (0, known)
         }
-        false => resume_point(plan, cache, clock()).unwrap_or((0, known)),
+        (false, Some(_)) => (0, known),
+        (false, None) => resume_point(plan, cache, clock()).unwrap_or((0, known)),
     };
     for (i, step) in plan.steps.iter().enumerate().skip(start) {
         let lock = cache.lock(&step.cache_key)?;
         let since = resume.refresh.then_some(resume.started);
         if let Some(hit) = cache.get_fresh(&step.cache_key, clock(), since) {
-            log.verbose(format_args!(
-                "step {} was just done by another mfarole: using its result",
-                i + 1
-            ));
+            // Walking from the start, a hit is the cache's; resuming, another run's.
+            match resume.see {
+                Some(_) => log.verbose(format_args!(
+                    "step {} ({}) from the cache",
+                    i + 1,
+                    step.action.describe()
+                )),
+                None => log.verbose(format_args!(
+                    "step {} was just done by another mfarole: using its result",
+                    i + 1
+                )),
+            }
             let mut credentials = hit.credentials;
             fill_account(step, current.as_ref(), &mut credentials);
+            see_source(resume, step, &credentials)?;
             current = Some(credentials);
             continue;
         }
@@ -360,10 +404,19 @@ fn execute(
             // Long-term keys (from a credential_process) are never written to disk.
             log.verbose(format_args!("step {} not cached: long-term keys", i + 1));
         }
+        see_source(resume, step, &issued.credentials)?;
         current = Some(issued.credentials);
     }
     // By construction: a source that is not known has a fetch step.
     Ok(current.expect("a plan whose source is fetched has a first step"))
+}
+
+/// Hands a fetched source's credentials to [`Resume::see`], if any.
+fn see_source(resume: Resume, step: &Step, credentials: &Credentials) -> Result<()> {
+    match (resume.see, &step.action) {
+        (Some(see), Action::Fetch { .. }) => see(credentials),
+        _ => Ok(()),
+    }
 }
 
 /// GetSessionToken's answer names no account: a session is of the caller's account, which the
@@ -602,6 +655,7 @@ mod tests {
         let resume = Resume {
             refresh,
             started: SystemTime::now(),
+            see: None,
         };
         let got = execute(plan, known, &cache, &clock, resume, &mut fake, &fx.log);
         (got, ran.into_inner())
@@ -704,6 +758,7 @@ mod tests {
         let resume = Resume {
             refresh: false,
             started: SystemTime::now(),
+            see: None,
         };
         let got = execute(&p, None, &cache, &t0, resume, &mut fake, &fx.log).unwrap();
         assert_eq!(got.access_key_id, "AKIAPROCESS");

@@ -9,6 +9,9 @@
 //!   is added as the last argument, as one argument, never through a shell.
 //! - Without `BROWSER`: `xdg-open`, or `open` on macOS.
 //!
+//! `BROWSER` is read ([`Browser::read`]) before any request, so that a value that cannot be
+//! read fails the run before the MFA prompt and the STS calls, not after them.
+//!
 //! The browser is started detached from mfarole: stdin, stdout and stderr on `/dev/null` (its
 //! chatter never reaches the terminal), in a process group of its own (Ctrl-C in the terminal
 //! does not reach it). A new session (`setsid`) would need `pre_exec`, which is `unsafe`, and
@@ -26,15 +29,52 @@ use crate::log::Log;
 /// How long a launcher may take to fail before it is taken to have started the browser.
 const SETTLE: Duration = Duration::from_millis(1500);
 
-/// Opens `url` with the first command of `browser` (`$BROWSER`) that works, else the
-/// platform's opener. `Err` says what was tried and how to use `--print`; never the URL.
-pub fn open(browser: Option<&str>, url: &str, log: &Log) -> Result<()> {
-    let (candidates, from) = match browser.map(str::trim).filter(|b| !b.is_empty()) {
-        Some(list) => (commands(list, url)?, "BROWSER"),
-        None => (vec![default_opener(url)], "the default"),
-    };
+/// The commands that may open the console, read from `BROWSER` (or the platform's opener).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Browser {
+    /// Each command's words, without the URL yet.
+    commands: Vec<Vec<String>>,
+    /// Whether they come from `BROWSER`.
+    from_browser: bool,
+}
+
+impl Browser {
+    /// Reads `BROWSER` (`None` or blank: the platform's opener). `Err`: a value that cannot
+    /// be split into words or names no command, said with what to do.
+    pub fn read(browser: Option<&str>) -> Result<Browser> {
+        Ok(match browser.map(str::trim).filter(|b| !b.is_empty()) {
+            Some(list) => Browser {
+                commands: commands(list)?,
+                from_browser: true,
+            },
+            None => Browser {
+                commands: vec![vec![default_opener().to_string()]],
+                from_browser: false,
+            },
+        })
+    }
+
+    /// Opens `url` with the first command that works. `Err` says what was tried and how to
+    /// use `--print`; never the URL.
+    pub fn open(&self, url: &str, log: &Log) -> Result<()> {
+        let candidates: Vec<Vec<String>> = self
+            .commands
+            .iter()
+            .map(|words| with_url(words.clone(), url))
+            .collect();
+        let from = if self.from_browser {
+            "BROWSER"
+        } else {
+            "the default"
+        };
+        launch_first(&candidates, url, from, log)
+    }
+}
+
+/// Starts the first of `candidates` that works.
+fn launch_first(candidates: &[Vec<String>], url: &str, from: &str, log: &Log) -> Result<()> {
     let mut tried = Vec::new();
-    for argv in &candidates {
+    for argv in candidates {
         // A `%s` in the command word itself would put the URL there: never shown.
         let name = match argv[0].contains(url) {
             true => "the BROWSER command",
@@ -51,9 +91,9 @@ pub fn open(browser: Option<&str>, url: &str, log: &Log) -> Result<()> {
             }
         }
     }
-    let what = match browser {
-        Some(_) => format!("no command of BROWSER worked: {}", tried.join(", ")),
-        None => format!(
+    let what = match from {
+        "BROWSER" => format!("no command of BROWSER worked: {}", tried.join(", ")),
+        _ => format!(
             "no browser could be started: {}; set BROWSER",
             tried.join(", ")
         ),
@@ -63,8 +103,8 @@ pub fn open(browser: Option<&str>, url: &str, log: &Log) -> Result<()> {
     )))
 }
 
-/// The argv of each command in `list` (see the module doc).
-fn commands(list: &str, url: &str) -> Result<Vec<Vec<String>>> {
+/// The words of each command in `list` (see the module doc).
+fn commands(list: &str) -> Result<Vec<Vec<String>>> {
     let mut out = Vec::new();
     for entry in list.split(':').map(str::trim).filter(|e| !e.is_empty()) {
         let words = crate::shlex::split(entry).map_err(|why| {
@@ -75,7 +115,7 @@ fn commands(list: &str, url: &str) -> Result<Vec<Vec<String>>> {
         if words.is_empty() {
             continue;
         }
-        out.push(with_url(words, url));
+        out.push(words);
     }
     if out.is_empty() {
         return Err(Error::Setting(
@@ -97,13 +137,12 @@ fn with_url(mut words: Vec<String>, url: &str) -> Vec<String> {
     words
 }
 
-fn default_opener(url: &str) -> Vec<String> {
-    let opener = if cfg!(target_os = "macos") {
+fn default_opener() -> &'static str {
+    if cfg!(target_os = "macos") {
         "open"
     } else {
         "xdg-open"
-    };
-    vec![opener.to_string(), url.to_string()]
+    }
 }
 
 /// Starts `argv` detached; `Err` is why it did not work, in words without the URL.
@@ -139,6 +178,9 @@ mod tests {
     #[test]
     fn browser_lists_are_read_as_the_launchers_read_them() {
         let url = "https://x/?a=1&b=2";
+        let commands = |list: &str, url: &str| {
+            commands(list).map(|c| c.into_iter().map(|w| with_url(w, url)).collect::<Vec<_>>())
+        };
         assert_eq!(
             commands("firefox", url).unwrap(),
             vec![vec!["firefox".to_string(), url.to_string()]]
@@ -170,12 +212,13 @@ mod tests {
     fn a_missing_or_failing_launcher_is_said_without_the_url() {
         let log = Log::new(false);
         let url = "https://secret.example/?SigninToken=SECRET";
-        let e = open(Some("/nonexistent/browser:false"), url, &log).unwrap_err();
+        let open = |b: &str, url: &str, log: &Log| Browser::read(Some(b)).unwrap().open(url, log);
+        let e = open("/nonexistent/browser:false", url, &log).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("/nonexistent/browser (not found)"), "{text}");
         assert!(text.contains("false (ended with"), "{text}");
         assert!(text.contains("--print"), "{text}");
         assert!(!text.contains("SECRET"), "{text}");
-        assert!(open(Some("true"), url, &log).is_ok());
+        assert!(open("true", url, &log).is_ok());
     }
 }

@@ -4,9 +4,12 @@
 //!
 //! The order of things, each a value handed to the next:
 //! 1. resolve the profile (no network) and decide what kind of credentials it gives
-//!    ([`Kind`]), which decides what `-d` means; `-d` is judged here, before any request;
+//!    ([`Kind`]), which decides what `-d` means; `-d` is judged here, before any request —
+//!    but for a role on a `credential_process`, whose output alone says whether it gave
+//!    long-term keys: there the bounds of any role are judged here, the kind's rule after
+//!    the fetch and before any STS call;
 //! 2. the sign-in and console hosts of the region's partition ([`crate::partition`]), or
-//!    `AWS_ENDPOINT_URL_SIGNIN`, and the destination;
+//!    `AWS_ENDPOINT_URL_SIGNIN`, the destination, and `BROWSER` read (not under `--print`);
 //! 3. credentials through the pipeline, as `exec` gets them (cache, locks, one MFA prompt);
 //!    an IAM user's long-term keys then get a federated session (GetFederationToken);
 //! 4. a sign-in token from `<base>/federation` ([`signin`]), and the login URL;
@@ -25,7 +28,7 @@ use crate::cli::Options;
 use crate::config::Config;
 use crate::creds::Credentials;
 use crate::error::{Error, Result};
-use crate::pipeline::get_credentials;
+use crate::pipeline::{get_credentials, get_credentials_seeing_source};
 use crate::plan::Action;
 use crate::resolve::{Resolved, Run, resolve};
 use crate::units::show_duration;
@@ -77,10 +80,16 @@ pub fn run(run: Run, profile: &str, args: &ConsoleArgs) -> Result<Option<String>
         OffsetDateTime::now_utc(),
     )?;
     let kind = classify(&resolved);
-    check_duration(kind, profile, run.opts.duration)?;
+    // A role whose kind the fetch tells: the bounds of any role now (a chained one takes none).
+    let why = |k| temporary(k, &resolved);
+    check_duration(kind.unwrap_or(Kind::Role), profile, run.opts.duration, &why)?;
     let region = resolved.region.as_deref();
     let hosts = signin::Hosts::pick(&run.settings.endpoints, region)?;
     let destination = signin::destination(&hosts, region, args.service.as_deref())?;
+    let browser = match args.print {
+        true => None,
+        false => Some(browser::Browser::read(run.settings.browser.as_deref())?),
+    };
     let (credentials, kind) = credentials(run, &plan_opts, profile, &resolved, kind)?;
     let session_duration = match kind {
         Kind::Role => run.opts.duration,
@@ -105,33 +114,93 @@ pub fn run(run: Run, profile: &str, args: &ConsoleArgs) -> Result<Option<String>
         url.push('\n');
         return Ok(Some(url));
     }
-    browser::open(run.settings.browser.as_deref(), &url, run.log)?;
+    if let Some(browser) = browser {
+        browser.open(&url, run.log)?;
+    }
     Ok(None)
 }
 
-/// The kind of credentials the resolved profile gives (see [`Kind`]).
-fn classify(resolved: &Resolved) -> Kind {
+/// The kind of credentials the resolved profile gives (see [`Kind`]); `None` for a role
+/// assumed right after a fetch that may give long-term keys (`credential_process`): the
+/// fetch's output tells ([`after_fetch`]).
+fn classify(resolved: &Resolved) -> Option<Kind> {
     let chain = &resolved.chain;
     let long_term_source = chain.source.known().is_some_and(Credentials::is_long_term);
     if chain.hops.is_empty() {
-        return if long_term_source || chain.source.may_be_long_term() {
+        return Some(if long_term_source || chain.source.may_be_long_term() {
             Kind::Keys
         } else {
             Kind::AsIs
-        };
+        });
     }
-    // Assumed with long-term keys only when the role is the plan's one step (with the MFA
-    // code itself, or none): a GetSessionToken or a fetch before it makes it chained.
-    let steps = &resolved.plan.steps;
-    match steps.as_slice() {
-        [only] if matches!(only.action, Action::AssumeRole(_)) && long_term_source => Kind::Role,
-        _ => Kind::ChainedRole,
+    // Assumed with long-term keys only when the role is the first STS step (with the MFA
+    // code itself, or none): a GetSessionToken or another role before it makes it chained.
+    let is_role = |s: &crate::plan::Step| matches!(s.action, Action::AssumeRole(_));
+    match resolved.plan.steps.as_slice() {
+        [only] if is_role(only) && long_term_source => Some(Kind::Role),
+        [fetch, role]
+            if matches!(fetch.action, Action::Fetch { .. })
+                && is_role(role)
+                && chain.source.may_be_long_term() =>
+        {
+            None
+        }
+        _ => Some(Kind::ChainedRole),
     }
 }
 
-/// `-d` for the kind at hand, judged before any request: AWS's limits, or why it cannot be
-/// set.
-fn check_duration(kind: Kind, profile: &str, duration: Option<u32>) -> Result<()> {
+/// The kind of a role assumed with what the source's fetch gave.
+fn after_fetch(source: &Credentials) -> Kind {
+    match source.is_long_term() {
+        true => Kind::Role,
+        false => Kind::ChainedRole,
+    }
+}
+
+/// What the temporary credentials are, for the error that refuses `-d`: `(what, advice)`.
+fn temporary(kind: Kind, resolved: &Resolved) -> (String, &'static str) {
+    let chain = &resolved.chain;
+    let long_term_source = chain.source.known().is_some_and(Credentials::is_long_term);
+    let via_session = resolved
+        .plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::GetSessionToken { .. }));
+    let no_session =
+        "Drop -d, or use --no-session to assume the role with the MFA code and the user's own keys";
+    match (kind, chain.source.kind()) {
+        (Kind::ChainedRole, _) if via_session => ("an MFA session".into(), no_session),
+        (Kind::ChainedRole, _) if long_term_source => ("another role".into(), "Drop -d"),
+        (Kind::ChainedRole, "credential_process") if chain.hops.len() == 1 => (
+            "its credential_process gave a session token, not long-term keys".into(),
+            "Drop -d",
+        ),
+        (Kind::ChainedRole, source) if chain.hops.len() == 1 => {
+            (format!("from {source}"), "Drop -d")
+        }
+        (Kind::ChainedRole, _) => ("another role".into(), "Drop -d"),
+        (_, "web identity") => (
+            "the role session of mfarole's own AssumeRoleWithWebIdentity (web_identity_token_file)"
+                .into(),
+            "drop -d",
+        ),
+        (_, "credential_process") => (
+            "its credential_process gave a session token".into(),
+            "drop -d",
+        ),
+        (_, "keys" | "environment") => ("a session token issued elsewhere".into(), "drop -d"),
+        (_, source) => (format!("from {source}, issued elsewhere"), "drop -d"),
+    }
+}
+
+/// What the temporary credentials of a kind are, and what to do ([`temporary`]).
+type Why<'a> = dyn Fn(Kind) -> (String, &'static str) + 'a;
+
+/// `-d` for the kind at hand, judged before any request (for a role on a `credential_process`,
+/// after the fetch and before any STS call): AWS's limits, or why it cannot be set. AWS's
+/// rule ("Enable custom identity broker access to the AWS console", getSigninToken):
+/// SessionDuration only for a role assumed with an IAM user's long-term keys.
+fn check_duration(kind: Kind, profile: &str, duration: Option<u32>, why: &Why) -> Result<()> {
     let Some(d) = duration else {
         return Ok(());
     };
@@ -143,19 +212,21 @@ fn check_duration(kind: Kind, profile: &str, duration: Option<u32>) -> Result<()
         ),
         Kind::Keys => (900, 129_600, "a federation token (GetFederationToken)"),
         Kind::ChainedRole => {
+            let (what, advice) = why(kind);
             return Err(Error::profile(
                 profile,
                 format!(
-                    "-d {} cannot set its console session: its role is assumed with temporary credentials (an MFA session or another role), and AWS refuses SessionDuration for such a chained role; the console lasts as long as the role session (duration_seconds, at most 1h). Drop -d, or use --no-session to assume the role with the MFA code and the user's own keys",
+                    "-d {} cannot set its console session: its role is assumed with temporary credentials ({what}), and AWS refuses SessionDuration for such a chained role; the console lasts as long as the role session (duration_seconds, at most 1h). {advice}",
                     show_duration(d)
                 ),
             ));
         }
         Kind::AsIs => {
+            let (what, advice) = why(kind);
             return Err(Error::profile(
                 profile,
                 format!(
-                    "-d {} cannot set its console session: its credentials are temporary and were issued elsewhere, and the console lasts as long as they do; drop -d",
+                    "-d {} cannot set its console session: its credentials are temporary ({what}), and AWS takes SessionDuration only for a role assumed with an IAM user's long-term keys; the console lasts as long as they do; {advice}",
                     show_duration(d)
                 ),
             ));
@@ -179,21 +250,38 @@ fn credentials(
     plan_opts: &Options,
     profile: &str,
     resolved: &Resolved,
-    kind: Kind,
+    kind: Option<Kind>,
 ) -> Result<(Credentials, Kind)> {
+    let plan_run = Run {
+        opts: plan_opts,
+        ..run
+    };
+    let Some(kind) = kind else {
+        // The fetch's output decides, judged before the AssumeRole signed with it.
+        let seen = std::cell::Cell::new(Kind::ChainedRole);
+        let see = |source: &Credentials| {
+            let kind = after_fetch(source);
+            seen.set(kind);
+            check_duration(kind, profile, run.opts.duration, &|k| {
+                temporary(k, resolved)
+            })
+        };
+        let got = get_credentials_seeing_source(plan_run, profile, &see)?;
+        return Ok((got.credentials, seen.get()));
+    };
     if kind != Kind::Keys {
-        let got = get_credentials(
-            Run {
-                opts: plan_opts,
-                ..run
-            },
-            profile,
-        )?;
-        return Ok((got.credentials, kind));
+        return Ok((get_credentials(plan_run, profile)?.credentials, kind));
+    }
+    if run.opts.mfa_token.is_some() {
+        run.log.warn(format_args!(
+            "--mfa-token is not used: '{}' has no role, and its console needs no MFA code (long-term keys sign in through a federation token, GetFederationToken, which takes none)",
+            crate::error::clean(profile, 64)
+        ));
     }
     // The keys themselves, not an MFA session: GetFederationToken refuses session credentials.
     let keys_opts = Options {
         no_session: true,
+        mfa_token: None,
         ..plan_opts.clone()
     };
     let keys = get_credentials(
@@ -205,7 +293,9 @@ fn credentials(
     )?
     .credentials;
     if !keys.is_long_term() {
-        check_duration(Kind::AsIs, profile, run.opts.duration)?;
+        check_duration(Kind::AsIs, profile, run.opts.duration, &|k| {
+            temporary(k, resolved)
+        })?;
         return Ok((keys, Kind::AsIs));
     }
     let name = crate::units::federation_name(&resolved.session_name);
@@ -297,6 +387,14 @@ fn say_session(run: Run, kind: Kind, credentials: &Credentials, session: Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn why(_: Kind) -> (String, &'static str) {
+        ("an MFA session".into(), "Drop -d")
+    }
+
+    fn check_duration(kind: Kind, profile: &str, d: Option<u32>) -> Result<()> {
+        super::check_duration(kind, profile, d, &why)
+    }
 
     #[test]
     fn durations_are_judged_per_kind() {

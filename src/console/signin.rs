@@ -75,19 +75,34 @@ fn checked_base(url: &str) -> Result<String> {
 
 /// The console page to land on: the console home of `region` on the partition's console
 /// host, or `--service NAME` (`s3` → `s3/home`) or a path (`cloudwatch/home#logsV2:`), with
-/// `?region=` as the console takes it (aws-vault's `login` builds the same).
+/// `?region=` as the console takes it (aws-vault's `login` builds the same). A path copied
+/// from the address bar that has its own `region=` keeps it (and its host says that region);
+/// a full URL is taken as it is when its host is the partition's console ([`console_url`]).
 pub fn destination(hosts: &Hosts, region: Option<&str>, service: Option<&str>) -> Result<String> {
+    if let Some(url) = service.and_then(|s| console_url(hosts, s).transpose()) {
+        return url;
+    }
     let path = match service {
         None => "console/home".to_string(),
         Some(s) => service_path(s)?,
-    };
-    let Some(region) = region else {
-        return Ok(format!("https://{}/{path}", hosts.console));
     };
     // `?region=` goes before a fragment, after a query the path has.
     let (before, fragment) = match path.split_once('#') {
         Some((b, f)) => (b, format!("#{f}")),
         None => (path.as_str(), String::new()),
+    };
+    let own = before
+        .split_once('?')
+        .and_then(|(_, query)| query.split('&').find_map(|kv| kv.strip_prefix("region=")));
+    if let Some(own) = own {
+        let host = match is_region(own) {
+            true => format!("{own}.{}", hosts.console),
+            false => hosts.console.to_string(),
+        };
+        return Ok(format!("https://{host}/{path}"));
+    }
+    let Some(region) = region else {
+        return Ok(format!("https://{}/{path}", hosts.console));
     };
     let join = if before.contains('?') { '&' } else { '?' };
     Ok(format!(
@@ -96,13 +111,51 @@ pub fn destination(hosts: &Hosts, region: Option<&str>, service: Option<&str>) -
     ))
 }
 
+/// A region name as it may stand in a host name: `eu-west-1`.
+fn is_region(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// `--service` given as a full URL: `Ok(None)` when it is not one (no scheme); the URL as it
+/// is when it is `https://` on the partition's console host or a region's form of it
+/// (`eu-west-1.console.aws.amazon.com`); else an error, since the sign-in service would send
+/// the signed-in browser anywhere the destination says.
+fn console_url(hosts: &Hosts, service: &str) -> Result<Option<String>> {
+    let Some((scheme, rest)) = service.split_once("://") else {
+        return Ok(None);
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (host, path) = rest.split_at(end);
+    let host = host.to_ascii_lowercase();
+    let ours = host == hosts.console
+        || host
+            .strip_suffix(hosts.console)
+            .and_then(|r| r.strip_suffix('.'))
+            .is_some_and(is_region);
+    let fine = |c: char| c.is_ascii_alphanumeric() || "-_./#?=&:%~+,;@!$*()'".contains(c);
+    if !scheme.eq_ignore_ascii_case("https") || !ours || !path.chars().all(fine) {
+        return Err(Error::Usage(format!(
+            "--service {} is not a page of the console: a URL must be https://{} or https://REGION.{} (else give a service name like s3 or a path like ec2/home#Instances:)",
+            clean(service, 80),
+            hosts.console,
+            hosts.console
+        )));
+    }
+    Ok(Some(format!("https://{host}{path}")))
+}
+
 /// `--service`: a name (`ec2`) or a path under the console host (`ec2/home#Instances:`).
 fn service_path(service: &str) -> Result<String> {
     let path = service.trim_start_matches('/');
     let fine = |c: char| c.is_ascii_alphanumeric() || "-_./#?=&:%~+,;@!$*()'".contains(c);
     if path.is_empty() || !path.chars().all(fine) {
         return Err(Error::Usage(format!(
-            "--service {} is not a console service name like s3 or a path like ec2/home#Instances:",
+            "--service '{}' is not a console service name like s3 or a path like ec2/home#Instances:",
             clean(service, 60)
         )));
     }
@@ -278,6 +331,54 @@ mod tests {
                 destination(&aws, None, Some(bad)).is_err(),
                 "{bad:?} accepted"
             );
+        }
+        // One space between the words, also for an empty value.
+        let e = destination(&aws, None, Some("")).unwrap_err().to_string();
+        assert!(e.contains("--service '' is not"), "{e}");
+        assert!(!e.contains("  "), "{e}");
+    }
+
+    #[test]
+    fn an_address_bar_path_keeps_its_region_and_full_urls_stay_on_the_console() {
+        let aws = hosts(Some("us-east-1"));
+        let d = |s| destination(&aws, Some("us-east-1"), Some(s));
+        assert_eq!(
+            d("/ec2/home?region=eu-west-1#Instances:").unwrap(),
+            "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#Instances:"
+        );
+        assert_eq!(
+            d("ec2/home?x=1&region=eu-west-1").unwrap(),
+            "https://eu-west-1.console.aws.amazon.com/ec2/home?x=1&region=eu-west-1"
+        );
+        // A region= that is no region name: the host is the console's own.
+        assert_eq!(
+            d("ec2/home?region=EVIL.example").unwrap(),
+            "https://console.aws.amazon.com/ec2/home?region=EVIL.example"
+        );
+        for good in [
+            "https://eu-west-1.console.aws.amazon.com/ec2/home",
+            "https://console.aws.amazon.com/s3/home?region=us-east-1#",
+            "HTTPS://EU-WEST-1.console.aws.amazon.com",
+        ] {
+            let got = d(good).unwrap();
+            assert!(got.eq_ignore_ascii_case(good), "{good} became {got}");
+        }
+        for evil in [
+            "https://evil.example/",
+            "https://console.aws.amazon.com.evil.example/",
+            "https://console.aws.amazon.com@evil.example/",
+            "https://user@console.aws.amazon.com/",
+            "https://console.aws.amazon.com:8443/",
+            "https://evil.example\\@console.aws.amazon.com/",
+            "https://x.y.console.aws.amazon.com/",
+            "https://.console.aws.amazon.com/",
+            "http://console.aws.amazon.com/",
+            "javascript://console.aws.amazon.com/%0aalert(1)",
+            "https://signin.aws.amazon.com/oauth",
+            "https://eu-west-1.console.amazonaws.cn/",
+        ] {
+            let e = d(evil).unwrap_err().to_string();
+            assert!(e.contains("is not a page of the console"), "{evil}: {e}");
         }
     }
 

@@ -430,3 +430,240 @@ fn the_federation_stand_in_answers_the_documented_client() {
         assert!(answer.starts_with(status), "{case}: {answer}");
     }
 }
+
+/// An executable `sh` script `name` in the sandbox's directory.
+fn script(sb: &Sandbox, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = sb.dir.path().join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn lines_of(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// Long-term keys from a credential_process (no session token) are long-term keys: a role
+/// assumed with them takes -d as SessionDuration, also when the role comes from the cache.
+/// It was classified as a chained role from the plan alone, so -d was refused. Temporary
+/// credentials from a process still make a chained role, refused after the fetch but
+/// before any STS call.
+#[test]
+fn a_role_on_long_term_keys_from_a_credential_process_takes_session_duration() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    let calls = sb.dir.path().join("calls");
+    let store = script(
+        &sb,
+        "store",
+        &format!(
+            "echo x >> {}\nprintf '{{\"Version\": 1, \"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\"}}' {} {}",
+            calls.display(),
+            moto.get("users.smith.key"),
+            moto.get("users.smith.secret")
+        ),
+    );
+    let out = sb.run(&["env", "plain", "--format", "process"]);
+    out.ok();
+    let temporary = sb.dir.path().join("temporary.json");
+    std::fs::write(&temporary, &out.stdout).unwrap();
+    let tmp_store = script(&sb, "tmp-store", &format!("cat {}", temporary.display()));
+    sb.append_config(&format!(
+        "\n[profile vault]\ncredential_process = {}\nregion = us-east-1\n\
+         [profile vault-role]\nrole_arn = {role}\nsource_profile = vault\n\
+         [profile tmp]\ncredential_process = {}\nregion = us-east-1\n\
+         [profile tmp-role]\nrole_arn = {role}\nsource_profile = tmp\n",
+        store.display(),
+        tmp_store.display(),
+        role = moto.get("roles.plain"),
+    ));
+    let assumed = moto.count("AssumeRole");
+    // Out of the bounds of any role: said before the process runs.
+    let out = sb.run(&["console", "vault-role", "-d", "13h", "--print"]);
+    out.code(125).one_error_line().stderr_has("outside 15m–12h");
+    assert_eq!(lines_of(&calls), 0, "the process ran");
+    for round in 1..=2 {
+        let out = sb.run(&["console", "-v", "vault-role", "-d", "2h", "--print"]);
+        out.ok()
+            .stderr_has("a role assumed with long-term keys")
+            .stderr_has("2h (SessionDuration)");
+        printed_url(&out, &moto);
+        let req = moto.federation_requests().pop().unwrap();
+        assert_eq!(req["status"], 200, "{req:?}");
+        assert_eq!(req["session_duration"], "7200", "{req:?}");
+        // The second round takes the role from the cache but still reads the process, the
+        // only way to know what kind of keys assumed it.
+        assert_eq!(moto.count("AssumeRole"), assumed + 1, "round {round}");
+        assert_eq!(lines_of(&calls), round);
+    }
+    let before = moto.counts();
+    let out = sb.run(&["console", "tmp-role", "-d", "2h", "--print"]);
+    out.code(125)
+        .one_error_line()
+        .stderr_has("chained role")
+        .stderr_has("credential_process");
+    assert_eq!(moto.counts(), before, "a request after the fetch");
+}
+
+/// A path copied from the address bar keeps its own region= (none added beside it), and a
+/// full console URL is taken when its host is the partition's console, refused otherwise.
+#[test]
+fn service_paths_with_a_region_and_full_console_urls() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    let dest = |service: &str| {
+        let out = sb.run(&["console", "plain", "--print", "--service", service]);
+        out.ok();
+        param(&printed_url(&out, &moto), "Destination")
+    };
+    assert_eq!(
+        dest("/ec2/home?region=eu-west-1#Instances:"),
+        "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#Instances:"
+    );
+    assert_eq!(
+        dest("https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#Instances:"),
+        "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#Instances:"
+    );
+    let before = moto.counts();
+    for evil in [
+        "https://evil.example/ec2/home",
+        "https://console.aws.amazon.com.evil.example/",
+        "https://console.aws.amazon.com@evil.example/",
+        "http://console.aws.amazon.com/ec2/home",
+        "https://signin.aws.amazon.com/oauth?Action=logout",
+    ] {
+        let out = sb.run(&["console", "plain", "--print", "--service", evil]);
+        out.code(125)
+            .one_error_line()
+            .stderr_has("console.aws.amazon.com");
+        assert_eq!(out.stdout, "");
+    }
+    assert_eq!(moto.counts(), before, "a request for a refused --service");
+}
+
+/// The GetFederationToken of a keys-only profile takes no MFA code: the warning says that,
+/// not "--no-session", which the user never gave.
+#[test]
+fn an_unused_mfa_code_is_said_in_console_words() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    let out = sb.run(&["console", "jones", "-t", "123456", "--print"]);
+    out.ok()
+        .stderr_has("--mfa-token is not used")
+        .stderr_has("GetFederationToken")
+        .stderr_lacks("--no-session");
+    assert_eq!(moto.count("GetSessionToken"), 0);
+}
+
+/// A web identity profile's credentials come from mfarole's own AssumeRoleWithWebIdentity:
+/// -d is refused for the true reason, not "issued elsewhere".
+#[test]
+fn web_identity_and_d_are_refused_for_the_true_reason() {
+    let moto = Moto::start();
+    let sb = sandbox(&moto);
+    let token = sb.dir.path().join("oidc-token");
+    std::fs::write(&token, "test-oidc").unwrap();
+    sb.append_config(&format!(
+        "\n[profile ci]\nrole_arn = {}\nweb_identity_token_file = {}\nregion = us-east-1\n",
+        moto.get("roles.web"),
+        token.display()
+    ));
+    let out = sb.run(&["console", "ci", "-d", "2h", "--print"]);
+    out.code(125)
+        .one_error_line()
+        .stderr_has("AssumeRoleWithWebIdentity")
+        .stderr_lacks("issued elsewhere");
+    assert!(moto.counts().is_empty(), "{:?}", moto.counts());
+}
+
+/// A BROWSER that cannot be read is said before any request (and not under --print).
+#[test]
+fn an_unreadable_browser_is_said_before_any_request() {
+    let moto = Moto::start();
+    for browser in ["x 'unclosed", ":"] {
+        let sb = sandbox(&moto).env("BROWSER", browser);
+        let out = sb.run(&["console", "plain"]);
+        out.code(125).one_error_line().stderr_has("BROWSER");
+        assert!(moto.counts().is_empty(), "{browser}: {:?}", moto.counts());
+        assert!(moto.federation_requests().is_empty());
+    }
+    let sb = sandbox(&moto).env("BROWSER", "x 'unclosed");
+    sb.run(&["console", "plain", "--print"]).ok();
+}
+
+/// What bash and zsh offer after `mfarole SUB -`: each subcommand's own flags only.
+#[test]
+fn completions_offer_each_subcommand_its_own_flags() {
+    let sb = Sandbox::empty("http://127.0.0.1:9/");
+    let offered = |shell: &str, sub: &str| -> Vec<String> {
+        let script = match shell {
+            "bash" => format!(
+                "source <({bin} completions bash)\nCOMP_WORDS=(mfarole {sub} -); COMP_CWORD=2; _mfarole\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                bin = crate::support::BIN
+            ),
+            _ => format!(
+                "compdef() {{ :; }}\ncompadd() {{ [[ $1 == -- ]] && shift; print -l -- \"$@\"; }}\neval \"$({bin} completions zsh)\"\nwords=(mfarole {sub} -); CURRENT=3; _mfarole",
+                bin = crate::support::BIN
+            ),
+        };
+        let args = match shell {
+            "bash" => vec!["--norc", "--noprofile", "-c", &script],
+            _ => vec!["-f", "-c", &script],
+        };
+        let out = std::process::Command::new(shell)
+            .args(&args)
+            .env_clear()
+            .envs(sb.base_env())
+            .output()
+            .unwrap();
+        let out = Out::of(&[shell, &script], out);
+        out.ok();
+        out.stdout.lines().map(str::to_string).collect()
+    };
+    for shell in ["bash", "zsh"] {
+        for (sub, own, foreign) in [
+            (
+                "exec",
+                &["--server", "-t", "--refresh"][..],
+                &["--print", "-s", "--format", "-f"][..],
+            ),
+            (
+                "env",
+                &["-f", "--format", "-d"],
+                &["--print", "--service", "--server"],
+            ),
+            (
+                "console",
+                &["-s", "--service", "--print", "--logout-first", "-t"],
+                &["-f", "--format", "--server"],
+            ),
+            (
+                "list",
+                &["--names", "--json", "--profile"],
+                &["-t", "--print", "-f", "--refresh"],
+            ),
+            (
+                "clear",
+                &["--profile", "-v"],
+                &["-t", "--print", "-f", "--no-session"],
+            ),
+        ] {
+            let got = offered(shell, sub);
+            for flag in own {
+                assert!(
+                    got.iter().any(|g| g == flag),
+                    "{shell} {sub}: no {flag} in {got:?}"
+                );
+            }
+            for flag in foreign {
+                assert!(
+                    !got.iter().any(|g| g == flag),
+                    "{shell} {sub}: {flag} in {got:?}"
+                );
+            }
+        }
+    }
+}
