@@ -467,7 +467,10 @@ fn renewed(session: &Session, answer: &[u8]) -> std::result::Result<Session, Str
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
         .ok_or("CreateOAuth2Token gave no refreshToken")?;
-    let expires_at = (OffsetDateTime::now_utc() + time::Duration::seconds(expires_in))
+    // Checked: an answer's expiresIn is not trusted to keep the date within range.
+    let expires_at = OffsetDateTime::now_utc()
+        .checked_add(time::Duration::seconds(expires_in))
+        .ok_or("CreateOAuth2Token gave an expiresIn out of range")?
         .replace_nanosecond(0)
         .map_err(|e| e.to_string())?;
     let mut access = Map::new();
@@ -745,6 +748,9 @@ mod tests {
             br#"{"accessToken":{"accessKeyId":"A"},"expiresIn":900,"refreshToken":"r"}"#,
         );
         assert!(e.is_err());
+        // An expiresIn past the calendar's end is an error, not a panic.
+        let far = br#"{"accessToken":{"accessKeyId":"A","secretAccessKey":"s","sessionToken":"t"},"expiresIn":99999999999999,"refreshToken":"r"}"#;
+        assert!(renewed(&s, far).is_err());
     }
 
     #[test]
