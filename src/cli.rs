@@ -83,7 +83,7 @@ pub enum Command {
         opts: Options,
         /// `None`: as for `Exec`.
         profile: Option<Named>,
-        console: crate::console::ConsoleArgs,
+        console: ConsoleArgs,
     },
     Completions(Shell),
     /// Help for the program, or for one subcommand.
@@ -364,7 +364,7 @@ fn parse_console(p: &mut lexopt::Parser, verbose: bool) -> Result<Command> {
         ..Options::default()
     };
     let mut profile = None;
-    let mut console = crate::console::ConsoleArgs::default();
+    let mut console = ConsoleArgs::default();
     while let Some(arg) = p.next().map_err(usage)?.map(Owned::from) {
         if arg.is('h', "help") {
             return Ok(Command::Help(Some("console")));
@@ -668,6 +668,18 @@ Usage: mfarole completions bash|zsh|fish
 /// Fills the shared option block into a help text.
 pub fn render(text: &str) -> String {
     text.replace("@SHARED@", SHARED)
+}
+
+/// What `console` adds to the options of `exec`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsoleArgs {
+    /// `--service NAME|PATH`: the console page to open instead of the console home.
+    pub service: Option<String>,
+    /// `--print`: the URL to stdout, no browser.
+    pub print: bool,
+    /// `--logout-first`: through the console's logout URL, so that a signed-in browser
+    /// switches identity.
+    pub logout_first: bool,
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ mod signin;
 
 use time::OffsetDateTime;
 
-use crate::cli::Options;
+use crate::cli::{ConsoleArgs, Options};
 use crate::config::Config;
 use crate::creds::Credentials;
 use crate::error::{Error, Result};
@@ -32,18 +32,6 @@ use crate::pipeline::{get_credentials, get_credentials_seeing_source};
 use crate::plan::Action;
 use crate::resolve::{Resolved, Run, resolve};
 use crate::units::show_duration;
-
-/// What `console` adds to the options of `exec`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ConsoleArgs {
-    /// `--service NAME|PATH`: the console page to open instead of the console home.
-    pub service: Option<String>,
-    /// `--print`: the URL to stdout, no browser.
-    pub print: bool,
-    /// `--logout-first`: through the console's logout URL, so that a signed-in browser
-    /// switches identity.
-    pub logout_first: bool,
-}
 
 /// What kind of credentials the profile gives, which decides how they reach the console and
 /// what `-d` sets (AWS's rules, "Enable custom identity broker access to the AWS console").
