@@ -435,7 +435,7 @@ fn refusal(status: u16, kind: Option<&str>, body: &[u8], session: &Session) -> R
             Refusal::Ended(said("has ended or its credentials changed"))
         }
         "INSUFFICIENT_PERMISSIONS" => Refusal::Failed(said(
-            "cannot be refreshed: the user lacks permission for signin:CreateOAuth2Token",
+            "the user lacks permission for signin:CreateOAuth2Token; ask an administrator to allow it",
         )),
         "INVALID_REQUEST" if status == 400 => {
             Refusal::Spent(said("the sign-in service refused the refresh token"))
@@ -790,7 +790,11 @@ mod tests {
             Some("AccessDeniedException"),
             &body("INSUFFICIENT_PERMISSIONS"),
         ) {
-            Refusal::Failed(m) => assert!(m.contains("signin:CreateOAuth2Token"), "{m}"),
+            // Said once: the caller adds "cannot be refreshed" (it was said twice).
+            Refusal::Failed(m) => assert!(
+                m.contains("signin:CreateOAuth2Token") && !m.contains("cannot be refreshed"),
+                "{m}"
+            ),
             _ => panic!("insufficient permissions is not the session's end"),
         }
         match r(
