@@ -357,7 +357,12 @@ fn execute(
         (false, None) => resume_point(plan, cache, clock()).unwrap_or((0, known)),
     };
     for (i, step) in plan.steps.iter().enumerate().skip(start) {
-        let lock = cache.lock(&step.cache_key)?;
+        let lock = match &step.action {
+            // A source whose own file is its cache locks that file itself, and only when it
+            // must refresh: waiting here would queue runs that hold usable credentials.
+            Action::Fetch { source, .. } if !source.cached() => None,
+            _ => cache.lock(&step.cache_key)?,
+        };
         let since = resume.refresh.then_some(resume.started);
         if let Some(hit) = cache.get_fresh(&step.cache_key, clock(), since) {
             // Walking from the start, a hit is the cache's; resuming, another run's.

@@ -103,6 +103,7 @@ impl Profile {
             "sso_start_url",
             "sso_account_id",
             "sso_role_name",
+            "login_session",
             "mfa_serial",
         ];
         CREDENTIAL_KEYS.iter().all(|k| self.get(k).is_none())

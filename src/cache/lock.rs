@@ -43,6 +43,12 @@ impl Cache<'_> {
     /// file, and locks the file now at the path instead. So two runs can never both hold
     /// "the" lock of a step, one on the old file and one on the new.
     pub fn lock(&self, key: &str) -> Result<Option<Lock>> {
+        self.lock_within(key, self.lock_timeout)
+    }
+
+    /// [`Cache::lock`], giving up after `timeout` rather than `MFAROLE_LOCK_TIMEOUT`: for a
+    /// run that has something still usable and need not wait for another's refresh.
+    pub fn lock_within(&self, key: &str, timeout: Duration) -> Result<Option<Lock>> {
         let Some(path) = self.path(key, "lock") else {
             return Ok(None);
         };
@@ -71,10 +77,10 @@ impl Cache<'_> {
                     ));
                     said = true;
                 }
-                if started.elapsed() >= self.lock_timeout {
+                if started.elapsed() >= timeout {
                     return Err(Error::LockTimeout {
                         path,
-                        seconds: self.lock_timeout.as_secs(),
+                        seconds: timeout.as_secs(),
                     });
                 }
                 std::thread::sleep(Duration::from_millis(25));

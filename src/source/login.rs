@@ -141,6 +141,16 @@ impl Provider for Login {
 /// botocore's `_REFRESH_THRESHOLD`: credentials with less left are refreshed.
 const WINDOW: time::Duration = time::Duration::minutes(5);
 
+/// Credentials with at least this much left are used rather than waiting for another run's
+/// refresh for longer than [`LOCK_PATIENCE`].
+const STILL_USABLE: time::Duration = time::Duration::seconds(60);
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// After the service refuses a refresh token as spent, how long to watch the file for the
+/// program that spent it (the AWS CLI, botocore) to write what it got: its refresh may still be
+/// on the wire when mfarole's is refused.
+const SPENT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why a fetch failed: `Login` when only a new `aws login` helps (the hint is added).
 enum Why {
     Login(String),
@@ -162,11 +172,25 @@ fn fetch(login: &Login, ctx: &Fetch) -> std::result::Result<Issued, Why> {
         ));
         return Ok(session.issued());
     }
-    // One refresh for every run that needs this session: the others wait, then re-read.
-    let _lock = ctx
-        .cache
-        .lock(&format!("v1 login-file file={}", path.display()))
-        .map_err(|e| Why::Other(e.to_string()))?;
+    // One refresh for every run that needs this session: the others wait, then re-read. A
+    // run whose credentials still work does not wait for another's refresh (a sign-in service
+    // that hangs would otherwise queue every run of `make -j8` behind it): it uses them.
+    let key = format!("v1 login-file file={}", path.display());
+    let _lock = if session.expires_at - STILL_USABLE > OffsetDateTime::now_utc() {
+        match ctx.cache.lock_within(&key, LOCK_PATIENCE) {
+            Err(Error::LockTimeout { .. }) => {
+                log.verbose(format_args!(
+                    "another mfarole is refreshing this session; using its credentials, valid until {}",
+                    crate::cache::show_time(session.expires_at)
+                ));
+                return Ok(session.issued());
+            }
+            other => other,
+        }
+    } else {
+        ctx.cache.lock(&key)
+    }
+    .map_err(|e| Why::Other(e.to_string()))?;
     let mut sent = None;
     // Twice at most: a second time when another program rotated the token meanwhile.
     for _ in 0..2 {
@@ -190,6 +214,7 @@ fn fetch(login: &Login, ctx: &Fetch) -> std::result::Result<Issued, Why> {
                 log.verbose(format_args!(
                     "{why}; reading the file again, in case another program refreshed it"
                 ));
+                wait_for_rewrite(path, &session.refresh_token);
                 sent = Some(session.refresh_token.clone());
             }
             Err(Refusal::Ended(why)) => return Err(Why::Login(why)),
@@ -240,6 +265,17 @@ impl Session {
             credentials: self.credentials.clone(),
             arn: None,
         }
+    }
+}
+
+/// Waits up to [`SPENT_PATIENCE`] for the file to hold another refresh token than `spent`.
+fn wait_for_rewrite(path: &Path, spent: &str) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < SPENT_PATIENCE {
+        if read_session(path).is_ok_and(|s| s.refresh_token != spent) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 

@@ -19,6 +19,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 const ACCOUNT: &str = "123456789012";
 const SESSION: &str = "arn:aws:iam::123456789012:user/passkey-user";
@@ -639,4 +640,75 @@ fn a_refreshed_session_that_cannot_be_written_back_is_still_used() {
     assert_eq!(w.signin.issued(), 1);
     assert_eq!(read_json(&path)["refreshToken"], "rt-1-first");
     w.signin.clean();
+}
+
+#[test]
+fn runs_with_usable_credentials_do_not_queue_behind_a_hanging_refresh() {
+    let World {
+        sb,
+        signin,
+        key,
+        creds,
+    } = world(2);
+    write_session(&sb, &signin, &creds[0], 120, &key.sec1);
+    // The sign-in service takes the first refresh and does not answer for 20 s.
+    signin.state.lock().unwrap().race =
+        Some(Box::new(|| std::thread::sleep(Duration::from_secs(20))));
+    let sb = sb.env("MFAROLE_TIMEOUT", "6").env("AWS_MAX_ATTEMPTS", "1");
+    let outs = support::parallel(&sb, 4, &["exec", "-v", "login", "--", "true"]);
+    for out in &outs {
+        out.ok();
+        no_secret(out, &signin, &key, &creds);
+    }
+    let said = |text: &str| outs.iter().filter(|o| o.stderr.contains(text)).count();
+    // One run waited for the service and then used the credentials that still work; the
+    // others did not queue behind it for its whole timeout.
+    assert_eq!(said("cannot refresh the aws login session"), 1);
+    assert_eq!(said("another mfarole is refreshing this session"), 3);
+    assert_eq!(signin.stub.requests.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_refresh_still_on_its_way_to_another_program_is_waited_for() {
+    let w = world(3);
+    let path = write_session(&w.sb, &w.signin, &w.creds[0], 60, &w.key.sec1);
+    let (state, file, next) = (w.signin.state.clone(), path.clone(), w.creds[2].clone());
+    w.signin.state.lock().unwrap().race = Some(Box::new(move || {
+        // Another program's refresh reached the service just before mfarole's...
+        state.lock().unwrap().refresh = "rt-other-program".into();
+        // ...and its answer, so its rewrite of the file, comes 1.5 s after mfarole's refusal.
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            let mut json = read_json(&file);
+            let mut access = next;
+            access["accountId"] = ACCOUNT.into();
+            access["expiresAt"] = rfc3339_in(900).into();
+            json["accessToken"] = access;
+            json["refreshToken"] = "rt-other-program".into();
+            let tmp = file.with_extension("tmp");
+            std::fs::write(&tmp, json.to_string()).unwrap();
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).unwrap();
+            std::fs::rename(&tmp, &file).unwrap();
+        });
+    }));
+    let (out, env) = child_env(&w.sb, &["exec", "-v", "login"]);
+    out.ok().stderr_has("refreshed meanwhile");
+    let key = w.creds[2]["accessKeyId"].as_str().unwrap();
+    assert_eq!(env, format!("{key}\n{ACCOUNT}\n"));
+    assert_eq!(w.signin.state.lock().unwrap().spent, 1);
+}
+
+#[test]
+fn list_shows_a_login_profile_of_its_own() {
+    let w = world(1);
+    write_session(&w.sb, &w.signin, &w.creds[0], 600, &w.key.sec1);
+    let out = w.sb.run(&["list"]);
+    out.ok();
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("login "))
+        .unwrap_or_else(|| panic!("no row for 'login':\n{}", out.stdout));
+    assert!(!row.contains("settings only"), "{row}");
+    assert!(row.contains("login valid until"), "{row}");
 }
