@@ -212,3 +212,8 @@ fn fuzz_endpoint_requests() {
 fn fuzz_token_files() {
     fuzz("token", crate::fuzz_targets::token_files);
 }
+
+#[test]
+fn fuzz_login_sessions() {
+    fuzz("login", crate::fuzz_targets::login);
+}

@@ -257,3 +257,9 @@ fn token_file_read(data: &[u8]) {
         }
     });
 }
+
+/// The `aws login` cache file, the sign-in service's token answer and its error answer: see
+/// [`crate::source::login::fuzz`].
+pub fn login(data: &[u8]) {
+    crate::source::login::fuzz(data);
+}

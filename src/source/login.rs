@@ -450,10 +450,17 @@ fn refusal(status: u16, kind: Option<&str>, body: &[u8], session: &Session) -> R
         .map(|m| format!(": {}", crate::error::clean(m, 120)))
         .unwrap_or_default();
     let said = |what: &str| {
+        // Only names that look like the service's codes are shown: the field is the
+        // answer's text, and one that echoed the refresh token would print it (found by
+        // fuzzing).
+        let code = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 40
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        };
         let name = [kind, error]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .map(|s| crate::error::clean(s, 40))
+            .into_iter()
+            .filter(|s| code(s))
             .collect::<Vec<_>>()
             .join(" ");
         format!(
@@ -643,6 +650,54 @@ mod dpop {
             &hex[16..20],
             &hex[20..]
         ))
+    }
+}
+
+/// The properties the fuzzers check of everything here that reads bytes from elsewhere
+/// ([`crate::fuzz_targets::login`]): a login cache file (`data`), a CreateOAuth2Token answer
+/// and an error answer (`data` again, against a fixed session). What parses writes back and
+/// parses to the same session; a renewal keeps every field of the file but the ones it
+/// replaces; no error, refusal or message holds the session's secrets or a control character.
+#[doc(hidden)]
+pub fn fuzz(data: &[u8]) {
+    const FILE: &str = r#"{"accessToken":{"accessKeyId":"ASIAFUZZ","secretAccessKey":"fuzzsecretkey","sessionToken":"fuzzsessiontoken","accountId":"123456789012","expiresAt":"2030-01-01T00:00:00Z"},"tokenType":"aws_sigv4","clientId":"fuzzclientid","refreshToken":"fuzzrefreshtoken","idToken":"fuzzidtoken","dpopKey":"fuzzdpopkey","extra":{"kept":[1]}}"#;
+    let secrets = [
+        "fuzzsecretkey",
+        "fuzzsessiontoken",
+        "fuzzrefreshtoken",
+        "fuzzidtoken",
+        "fuzzdpopkey",
+    ];
+    let clean = |text: &str| {
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        for s in secrets {
+            assert!(!text.contains(s), "{text:?} holds {s}");
+        }
+    };
+    match parse_session(data, "f") {
+        Ok(s) => {
+            let again = parse_session(Value::Object(s.json.clone()).to_string().as_bytes(), "f")
+                .expect("what parsed writes back and parses");
+            assert_eq!(again.credentials, s.credentials);
+            assert_eq!(again.refresh_token, s.refresh_token);
+        }
+        Err(why) => clean(&why),
+    }
+    let session = parse_session(FILE.as_bytes(), "f").expect("the fixed session parses");
+    match renewed(&session, data) {
+        Ok(fresh) => {
+            for key in session.json.keys() {
+                assert!(fresh.json.contains_key(key), "{key} dropped");
+            }
+            assert_eq!(fresh.json["extra"], session.json["extra"]);
+            assert_eq!(fresh.client_id, session.client_id);
+            assert!(!fresh.refresh_token.is_empty());
+        }
+        Err(why) => clean(&why),
+    }
+    let status = 400 + u16::from(data.first().copied().unwrap_or(0)) % 200;
+    match refusal(status, None, data, &session) {
+        Refusal::Spent(why) | Refusal::Ended(why) | Refusal::Failed(why) => clean(&why),
     }
 }
 

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-1200}
-targets=${TARGETS:-"ini xml cache json sso http url token"}
+targets=${TARGETS:-"ini xml cache json sso http url token login"}
 jobs=${JOBS:-2}
 out=${AFL_OUT:-/tmp/mfarole-afl}
 command -v cargo-afl >/dev/null 2>&1 || cargo install cargo-afl
