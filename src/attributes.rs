@@ -125,8 +125,13 @@ impl RoleAttributes {
                     return Err(fail(
                         from,
                         format!(
-                            "{} is not one of the session tags; a transitive key must be a key of session_tags",
-                            shown(key)
+                            "{} is not one of the session tags; a transitive key must be a key of {}",
+                            shown(key),
+                            match out.from.1 {
+                                "" =>
+                                    "the session tags (session_tags or AWS_SESSION_TAGS), and none are set",
+                                tags_from => tags_from,
+                            }
                         ),
                     ));
                 }
@@ -409,6 +414,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("AWS_SESSION_TAGS: 'x' has no '='"), "{e}");
+        let vars = TargetVars {
+            transitive_tags: Some("team".into()),
+            ..Default::default()
+        };
+        let e = RoleAttributes::read(&profile(""), Some(&vars))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("AWS_TRANSITIVE_TAGS: 'team' is not one of the session tags; a transitive key must be a key of the session tags (session_tags or AWS_SESSION_TAGS), and none are set"), "{e}");
         let ok = RoleAttributes::read(&profile("session_tags = cost center = 42 , empty=\n"), None);
         assert_eq!(
             ok.unwrap().tags,

@@ -120,9 +120,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
                     "completions" => parse_completions(&mut p),
                     "help" => parse_help(&mut p),
                     other => Err(Error::Usage(format!(
-                        "unknown command '{}'; commands: {}",
+                        "unknown command '{}'; commands: {}{}",
                         crate::error::clean(other, 40),
-                        SUBCOMMANDS.join(", ")
+                        SUBCOMMANDS.join(", "),
+                        match other {
+                            // aws-vault's and granted's names for opening the console.
+                            "login" | "open" =>
+                                " (the AWS console as a profile: mfarole console PROFILE; the AWS CLI's 'aws login' session is read by exec itself)",
+                            _ => "",
+                        }
                     ))),
                 };
             }
@@ -899,6 +905,7 @@ mod tests {
         assert!(msg(&["exec", "-d", "1y", "p"]).contains("--duration 1y"));
         assert!(msg(&["exec", "--bogus", "p"]).contains("--bogus"));
         assert!(msg(&["frobnicate"]).contains("unknown command 'frobnicate'"));
+        assert!(msg(&["login"]).contains("mfarole console PROFILE"));
         assert!(msg(&["env", "-f", "xml", "p"]).contains("--format xml"));
         assert!(msg(&["completions", "tcsh"]).contains("bash, zsh or fish"));
         assert!(msg(&["exec", "-t"]).contains("-t"));

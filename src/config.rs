@@ -435,7 +435,7 @@ fn no_credentials(profile: &Profile) -> Error {
     }
     Error::profile(
         &profile.name,
-        "has no credentials; set aws_access_key_id and aws_secret_access_key (in the credentials file), credential_process, or role_arn with source_profile",
+        "has no credentials; set aws_access_key_id and aws_secret_access_key (in the credentials file), credential_process, role_arn with source_profile, sso_session (aws configure sso), or login_session (aws login)",
     )
 }
 

@@ -97,7 +97,12 @@ fn the_environment_fills_in_for_the_target_only_and_never_overrides_the_profile(
     );
     assert_eq!(forms[1]["RoleSessionName"], "env-name");
     // The profile's own values win.
-    sb.run(&["exec", "tagged", "--", "true"]).ok();
+    sb.run(&["exec", "-v", "tagged", "--", "true"])
+        .ok()
+        .stderr_has(
+            "AWS_SOURCE_IDENTITY not used: profile 'tagged' sets source_identity, which wins",
+        )
+        .stderr_has("AWS_SESSION_TAGS not used: profile 'tagged' sets session_tags, which wins");
     let forms = moto.forms("AssumeRole");
     let last = forms.last().unwrap();
     assert_eq!(last["SourceIdentity"], "smith@example.com");
