@@ -112,12 +112,16 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
             Some(Value(v)) => {
                 let sub = v.string().map_err(usage)?;
                 return match sub.as_str() {
-                    "exec" => parse_exec(&mut p, verbose),
-                    "env" => parse_env(&mut p, verbose),
-                    "console" => parse_console(&mut p, verbose),
-                    "list" | "ls" => parse_list(&mut p, verbose),
-                    "clear" => parse_clear(&mut p, verbose),
-                    "completions" => parse_completions(&mut p),
+                    "exec" => parse_exec(&mut p, verbose).map_err(|e| e.for_command("exec")),
+                    "env" => parse_env(&mut p, verbose).map_err(|e| e.for_command("env")),
+                    "console" => {
+                        parse_console(&mut p, verbose).map_err(|e| e.for_command("console"))
+                    }
+                    "list" | "ls" => parse_list(&mut p, verbose).map_err(|e| e.for_command("list")),
+                    "clear" => parse_clear(&mut p, verbose).map_err(|e| e.for_command("clear")),
+                    "completions" => {
+                        parse_completions(&mut p).map_err(|e| e.for_command("completions"))
+                    }
                     "help" => parse_help(&mut p),
                     other => Err(Error::Usage(format!(
                         "unknown command '{}'; commands: {}{}",

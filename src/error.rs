@@ -133,6 +133,17 @@ impl Error {
         }
     }
 
+    /// A usage error of subcommand `command`, pointing to `mfarole COMMAND --help`, which
+    /// explains its options (the top-level help does not).
+    pub fn for_command(self, command: &str) -> Error {
+        match self {
+            Error::Usage(msg) if !msg.ends_with(" --help')") => {
+                Error::Usage(format!("{msg} (see 'mfarole {command} --help')"))
+            }
+            other => other,
+        }
+    }
+
     pub fn profile(profile: &str, message: impl Into<String>) -> Error {
         Error::Profile {
             profile: profile.to_string(),
@@ -176,6 +187,8 @@ impl fmt::Display for Error {
     /// clearest form here, so this function stays long on purpose.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // A subcommand's usage errors name its own help (`Error::for_command`).
+            Error::Usage(msg) if msg.ends_with(" --help')") => f.write_str(msg),
             Error::Usage(msg) => write!(f, "{msg} (see 'mfarole --help')"),
             Error::Setting(msg) => f.write_str(msg),
             Error::ConfigIo { path, source } => {
@@ -371,6 +384,16 @@ pub fn clean(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subcommand_s_usage_error_names_its_own_help_once() {
+        let e = Error::Usage("-d 13h is outside".into()).for_command("console");
+        assert_eq!(e.to_string(), "-d 13h is outside (see 'mfarole console --help')");
+        let twice = e.for_command("exec");
+        assert_eq!(twice.to_string(), "-d 13h is outside (see 'mfarole console --help')");
+        let plain = Error::Usage("unknown command 'x'".into());
+        assert_eq!(plain.to_string(), "unknown command 'x' (see 'mfarole --help')");
+    }
 
     #[test]
     fn clean_removes_escapes_and_newlines() {

@@ -228,7 +228,8 @@ fn check_duration(kind: Kind, profile: &str, duration: Option<u32>, why: &Why) -
         show_duration(d),
         show_duration(low),
         show_duration(high)
-    )))
+    ))
+    .for_command("console"))
 }
 
 /// Credentials for the console through the pipeline (cache, locks, one prompt); long-term

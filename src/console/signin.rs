@@ -144,7 +144,8 @@ fn console_url(hosts: &Hosts, service: &str) -> Result<Option<String>> {
             clean(service, 80),
             hosts.console,
             hosts.console
-        )));
+        ))
+        .for_command("console"));
     }
     Ok(Some(format!("https://{host}{path}")))
 }
@@ -157,7 +158,8 @@ fn service_path(service: &str) -> Result<String> {
         return Err(Error::Usage(format!(
             "--service '{}' is not a console service name like s3 or a path like ec2/home#Instances:",
             clean(service, 60)
-        )));
+        ))
+        .for_command("console"));
     }
     if path.contains('/') || path.contains('#') || path.contains('?') {
         Ok(path.to_string())
