@@ -255,6 +255,11 @@ _mfarole() {
     done
     case "${words[2]}" in
         exec|env|console|clear|list)
+            # The value of an option is not a profile name.
+            case "${words[CURRENT-1]}" in
+                -f|--format) compadd sh fish dotenv json process; return ;;
+                -t|--mfa-token|-d|--duration|-r|--region|-s|--service) return ;;
+            esac
             if [[ "${words[CURRENT]}" == -* ]]; then
                 # Each command's own flags: those of exec, env and console, then its own.
                 local -a flags

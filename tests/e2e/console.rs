@@ -667,3 +667,59 @@ fn completions_offer_each_subcommand_its_own_flags() {
         }
     }
 }
+
+/// What zsh and bash offer for an option's value: never profile names.
+#[test]
+fn an_option_s_value_is_not_completed_with_profile_names() {
+    let sb = Sandbox::empty("http://127.0.0.1:9/");
+    sb.write_config("[profile alpha]\nregion = us-east-1\n");
+    let bin = crate::support::BIN;
+    let run = |shell: &str, script: String| -> Vec<String> {
+        let args = match shell {
+            "bash" => vec![
+                "--norc".to_string(),
+                "--noprofile".into(),
+                "-c".into(),
+                script.clone(),
+            ],
+            _ => vec!["-f".to_string(), "-c".into(), script.clone()],
+        };
+        // The scripts ask `mfarole list --names` for the profiles: the built one, on PATH.
+        let dir = std::path::Path::new(bin).parent().unwrap().display().to_string();
+        let out = std::process::Command::new(shell)
+            .args(&args)
+            .env_clear()
+            .envs(sb.base_env())
+            .env("PATH", format!("{dir}:/usr/bin:/bin"))
+            .output()
+            .unwrap();
+        let out = Out::of(&[shell, &script], out);
+        out.ok();
+        out.stdout.lines().map(str::to_string).collect()
+    };
+    let zsh = |line: &str| {
+        run(
+            "zsh",
+            format!(
+                "compdef() {{ :; }}\ncompadd() {{ if [[ $1 == -a ]]; then print -l -- \"${{(@P)2}}\"; return; fi; [[ $1 == -- ]] && shift; print -l -- \"$@\"; }}\neval \"$({bin} completions zsh)\"\nwords=({line} ''); CURRENT=${{#words}}; _mfarole"
+            ),
+        )
+    };
+    let bash = |line: &str| {
+        run(
+            "bash",
+            format!(
+                "source <({bin} completions bash)\nCOMP_WORDS=({line} ''); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); _mfarole\nprintf '%s\\n' \"${{COMPREPLY[@]}}\""
+            ),
+        )
+    };
+    for complete in [&zsh as &dyn Fn(&str) -> Vec<String>, &bash] {
+        assert_eq!(complete("mfarole console"), ["alpha"], "the profile itself");
+        for opt in ["-s", "--service", "-d", "-t", "-r"] {
+            let got = complete(&format!("mfarole console {opt}"));
+            assert!(!got.contains(&"alpha".to_string()), "{opt}: {got:?}");
+        }
+        let formats = complete("mfarole env -f");
+        assert!(formats.contains(&"fish".to_string()), "{formats:?}");
+    }
+}
