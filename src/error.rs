@@ -388,11 +388,20 @@ mod tests {
     #[test]
     fn a_subcommand_s_usage_error_names_its_own_help_once() {
         let e = Error::Usage("-d 13h is outside".into()).for_command("console");
-        assert_eq!(e.to_string(), "-d 13h is outside (see 'mfarole console --help')");
+        assert_eq!(
+            e.to_string(),
+            "-d 13h is outside (see 'mfarole console --help')"
+        );
         let twice = e.for_command("exec");
-        assert_eq!(twice.to_string(), "-d 13h is outside (see 'mfarole console --help')");
+        assert_eq!(
+            twice.to_string(),
+            "-d 13h is outside (see 'mfarole console --help')"
+        );
         let plain = Error::Usage("unknown command 'x'".into());
-        assert_eq!(plain.to_string(), "unknown command 'x' (see 'mfarole --help')");
+        assert_eq!(
+            plain.to_string(),
+            "unknown command 'x' (see 'mfarole --help')"
+        );
     }
 
     #[test]
