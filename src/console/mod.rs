@@ -268,6 +268,9 @@ fn credentials(
         ));
     }
     // The keys themselves, not an MFA session: GetFederationToken refuses session credentials.
+    run.log.verbose(format_args!(
+        "console: GetFederationToken takes only an IAM user's own keys, so they are asked for as with --no-session"
+    ));
     let keys_opts = Options {
         no_session: true,
         mfa_token: None,

@@ -685,7 +685,11 @@ fn an_option_s_value_is_not_completed_with_profile_names() {
             _ => vec!["-f".to_string(), "-c".into(), script.clone()],
         };
         // The scripts ask `mfarole list --names` for the profiles: the built one, on PATH.
-        let dir = std::path::Path::new(bin).parent().unwrap().display().to_string();
+        let dir = std::path::Path::new(bin)
+            .parent()
+            .unwrap()
+            .display()
+            .to_string();
         let out = std::process::Command::new(shell)
             .args(&args)
             .env_clear()
