@@ -18,6 +18,44 @@ use crate::plan::{Action, CHAINED_ROLE_MAX, Overrides, Plan, Step};
 use crate::resolve::{Resolved, Run};
 use crate::units::show_duration;
 
+/// Under `-v`: which of `AWS_SOURCE_IDENTITY`, `AWS_SESSION_TAGS`, `AWS_TRANSITIVE_TAGS` this
+/// run does not send, and why: the target profile sets its own (which wins, see
+/// [`crate::attributes`]; aws-vault lets the variable win, so users coming from it are told),
+/// or no AssumeRole is made for it. Only `-v`: the variables are often exported for every run
+/// of a shell.
+pub(crate) fn say_unused_attribute_vars(run: Run, resolved: &Resolved) {
+    if !run.log.is_verbose() {
+        return;
+    }
+    let vars = run.settings.target_attributes.set();
+    let chain = &resolved.chain;
+    let profile = clean(&chain.target, 60);
+    let Some(hop) = chain.hops.last().filter(|h| h.profile == chain.target) else {
+        if !vars.is_empty() {
+            run.log.verbose(format_args!(
+                "{} not used: no AssumeRole is made for profile '{profile}', and STS takes them on AssumeRole only",
+                vars.join(", ")
+            ));
+        }
+        return;
+    };
+    let from = hop.attributes.from;
+    for (var, key, profile_has) in [
+        (
+            "AWS_SOURCE_IDENTITY",
+            "source_identity",
+            from.0 == "source_identity",
+        ),
+        ("AWS_SESSION_TAGS", "session_tags", from.1 == "session_tags"),
+    ] {
+        if profile_has && vars.contains(&var) {
+            run.log.verbose(format_args!(
+                "{var} not used: profile '{profile}' sets {key}, which wins"
+            ));
+        }
+    }
+}
+
 /// `--mfa-token` given for a run that needs no code at all: said without `-v`, since the user
 /// may think the code did something (a role's MFA, say).
 pub(crate) fn say_code_not_needed(run: Run, resolved: &Resolved) {

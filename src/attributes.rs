@@ -406,21 +406,20 @@ mod tests {
             assert!(e.contains(want), "{lines}: {e}");
             assert!(e.contains("'p'"), "{e}");
         }
-        let vars = TargetVars {
+        let from_env = |vars: TargetVars| {
+            RoleAttributes::read(&profile(""), Some(&vars))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = from_env(TargetVars {
             session_tags: Some("x".into()),
             ..Default::default()
-        };
-        let e = RoleAttributes::read(&profile(""), Some(&vars))
-            .unwrap_err()
-            .to_string();
+        });
         assert!(e.contains("AWS_SESSION_TAGS: 'x' has no '='"), "{e}");
-        let vars = TargetVars {
+        let e = from_env(TargetVars {
             transitive_tags: Some("team".into()),
             ..Default::default()
-        };
-        let e = RoleAttributes::read(&profile(""), Some(&vars))
-            .unwrap_err()
-            .to_string();
+        });
         assert!(e.contains("AWS_TRANSITIVE_TAGS: 'team' is not one of the session tags; a transitive key must be a key of the session tags (session_tags or AWS_SESSION_TAGS), and none are set"), "{e}");
         let ok = RoleAttributes::read(&profile("session_tags = cost center = 42 , empty=\n"), None);
         assert_eq!(

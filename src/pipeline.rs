@@ -130,35 +130,7 @@ fn get_credentials_with(
     for note in &chain.notes {
         run.log.warn(format_args!("{note}"));
     }
-    let vars = run.settings.target_attributes.set();
-    if let Some(hop) = chain.hops.last().filter(|h| h.profile == chain.target) {
-        // The profile's own values win (see `attributes`): say so, since aws-vault lets the
-        // variables win.
-        let from = hop.attributes.from;
-        for (var, key, profile_has) in [
-            (
-                "AWS_SOURCE_IDENTITY",
-                "source_identity",
-                from.0 == "source_identity",
-            ),
-            ("AWS_SESSION_TAGS", "session_tags", from.1 == "session_tags"),
-        ] {
-            if profile_has && vars.contains(&var) {
-                run.log.verbose(format_args!(
-                    "{var} not used: profile '{}' sets {key}, which wins",
-                    crate::error::clean(profile, 60)
-                ));
-            }
-        }
-    }
-    if !vars.is_empty() && chain.hops.last().is_none_or(|h| h.profile != chain.target) {
-        // Often exported for all runs of a shell: said under -v only.
-        run.log.verbose(format_args!(
-            "{} not used: no AssumeRole is made for profile '{}', and STS takes them on AssumeRole only",
-            vars.join(", "),
-            crate::error::clean(profile, 60)
-        ));
-    }
+    crate::advice::say_unused_attribute_vars(run, &resolved);
     chain.source.check(&chain.source_profile, run.settings)?;
     log_plan(run.log, profile, &resolved);
     crate::advice::say_code_not_needed(run, &resolved);

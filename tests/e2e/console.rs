@@ -99,7 +99,10 @@ fn a_chained_role_refuses_d_before_any_request() {
     assert!(moto.federation_requests().is_empty());
     // Out of AWS's range for the kind: said before any request too.
     let out = sb.run(&["console", "plain", "-d", "13h", "--print"]);
-    out.code(125).stderr_has("outside 15m–12h");
+    out.code(125)
+        .one_error_line()
+        .stderr_has("outside 15m–12h")
+        .stderr_has("(see 'mfarole console --help')");
     let out = sb.run(&["console", "smith", "-d", "37h", "--print"]);
     out.code(125).stderr_has("outside 15m–36h");
     assert!(moto.counts().is_empty(), "{:?}", moto.counts());
