@@ -62,7 +62,10 @@ impl Listener {
                 }
             }
             let mut busy = false;
-            loop {
+            // A few at a time, then read them all: a burst of hundreds of connections (a
+            // flood that reconnects each one it lost) accepted in one go would push a real
+            // client's fresh connection out before it was ever read.
+            for _ in 0..ACCEPT_BURST {
                 match self.listener.accept() {
                     Ok((stream, _)) => {
                         open.admit(stream);
@@ -106,6 +109,8 @@ const MAX_OPEN: usize = 64;
 const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
 /// A request (line and headers) longer than this is not one an SDK sends.
 const REQUEST_LIMIT: usize = 16 * 1024;
+/// At most this many connections are accepted between two reads of the open ones.
+const ACCEPT_BURST: usize = MAX_OPEN / 8;
 /// How often pending connections are looked at while any is open.
 const POLL: Duration = Duration::from_millis(5);
 
@@ -508,6 +513,32 @@ mod tests {
         assert_eq!(last.read(&mut first).unwrap_or(0), 0);
         assert!(started.elapsed() < REQUEST_DEADLINE + Duration::from_secs(2));
         assert_eq!(get(port, &path, &token), "HTTP/1.1 200 OK");
+    }
+
+    #[test]
+    fn a_request_in_the_middle_of_a_burst_of_connections_is_answered() {
+        // A flood that reconnects what it lost arrives in bursts of hundreds; a real client's
+        // connection waits in the backlog among them, its request already sent.
+        let listener = Listener::bind().unwrap();
+        let (port, path, token) = (listener.port, listener.path.clone(), listener.token.clone());
+        let connect = || TcpStream::connect(("127.0.0.1", port)).unwrap();
+        // Within the listen backlog (128), with more than MAX_OPEN behind the client.
+        let before: Vec<TcpStream> = (0..40).map(|_| connect()).collect();
+        let mut client = connect();
+        write!(
+            client,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {token}\r\n\r\n"
+        )
+        .unwrap();
+        let after: Vec<TcpStream> = (0..MAX_OPEN + 16).map(|_| connect()).collect();
+        std::thread::spawn(move || listener.serve(Arc::new(state())));
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut text = String::new();
+        let _ = client.read_to_string(&mut text);
+        assert_eq!(text.lines().next().unwrap_or(""), "HTTP/1.1 200 OK");
+        drop((before, after));
     }
 
     #[test]
