@@ -218,12 +218,20 @@ fn fetch(login: &Login, ctx: &Fetch) -> std::result::Result<Issued, Why> {
                 sent = Some(session.refresh_token.clone());
             }
             Err(Refusal::Ended(why)) => return Err(Why::Login(why)),
-            Err(Refusal::Failed(why)) if session.expires_at > OffsetDateTime::now_utc() => {
+            Err(Refusal::Failed(why) | Refusal::Unusable(why))
+                if session.expires_at > OffsetDateTime::now_utc() =>
+            {
                 log.warn(format_args!(
                     "cannot refresh the aws login session ({why}); using its credentials, valid until {}",
                     crate::cache::show_time(session.expires_at)
                 ));
                 return Ok(session.issued());
+            }
+            Err(Refusal::Unusable(why)) => {
+                return Err(Why::Login(format!(
+                    "expired at {} and cannot be refreshed: {why}",
+                    crate::cache::show_time(session.expires_at)
+                )));
             }
             Err(Refusal::Failed(why)) => {
                 return Err(Why::Other(format!(
@@ -350,6 +358,9 @@ enum Refusal {
     Ended(String),
     /// Anything else: permissions, throttling, the service, the network, the answer.
     Failed(String),
+    /// The file cannot sign a refresh (its `dpopKey` is not a P-256 key): only a new
+    /// `aws login` writes a usable one.
+    Unusable(String),
 }
 
 /// The sign-in service's URL: `AWS_ENDPOINT_URL_SIGNIN` (else `AWS_ENDPOINT_URL`) as given,
@@ -378,7 +389,7 @@ fn refresh(session: &Session, ctx: &Fetch) -> std::result::Result<Session, Refus
     let url = format!("{base}/v1/token");
     let uri = crate::url::judge(&url, PlainHttp::Loopback)
         .map_err(|why| Refusal::Failed(format!("{} {why}", crate::url::shown(&url))))?;
-    let key = dpop::Key::from_pem(&session.dpop_key).map_err(Refusal::Failed)?;
+    let key = dpop::Key::from_pem(&session.dpop_key).map_err(Refusal::Unusable)?;
     let agent = crate::net::agent(&settings.net, Route::Remote)
         .map_err(|e| Refusal::Failed(e.to_string()))?;
     let body = serde_json::json!({
@@ -697,7 +708,10 @@ pub fn fuzz(data: &[u8]) {
     }
     let status = 400 + u16::from(data.first().copied().unwrap_or(0)) % 200;
     match refusal(status, None, data, &session) {
-        Refusal::Spent(why) | Refusal::Ended(why) | Refusal::Failed(why) => clean(&why),
+        Refusal::Spent(why)
+        | Refusal::Ended(why)
+        | Refusal::Failed(why)
+        | Refusal::Unusable(why) => clean(&why),
     }
 }
 

@@ -554,6 +554,31 @@ fn an_ended_session_names_the_exact_login_command() {
 }
 
 #[test]
+fn an_expired_session_whose_key_cannot_sign_names_the_login_command() {
+    let w = world(2);
+    let path = write_session(&w.sb, &w.signin, &w.creds[0], -60, "not a key");
+    let before = std::fs::read(&path).unwrap();
+    let out = w.sb.run(&["exec", "login-up", "--", "true"]);
+    out.code(125)
+        .one_error_line()
+        .stderr_has("dpopKey is not a PEM key")
+        .stderr_has("run 'aws login --profile login'");
+    no_secret(&out, &w.signin, &w.key, &w.creds);
+    assert_eq!(w.signin.stub.requests.lock().unwrap().len(), 0);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is left as it was"
+    );
+    // While its credentials last, they are used, with a warning.
+    age(&path, 120);
+    w.sb.run(&["env", "login", "--format", "json"])
+        .ok()
+        .stderr_has("cannot refresh the aws login session")
+        .stdout_has(w.creds[0]["accessKeyId"].as_str().unwrap());
+}
+
+#[test]
 fn a_session_botocore_refreshed_meanwhile_is_used() {
     let w = world(5);
     let path = write_session(&w.sb, &w.signin, &w.creds[0], 60, &w.key.pkcs8);
