@@ -73,8 +73,11 @@ pub fn parse_code(text: &str) -> Option<Code> {
 pub trait CodeMemory {
     /// Whether `code` is the one sent for this device moments ago.
     fn just_used(&self, code: &Code) -> bool;
-    /// Notes that `code` was sent and may have been taken.
+    /// Notes that `code` is being sent and may be taken: written before the request goes, so
+    /// that a run killed while it waits for STS (a signal, `make` stopped) has noted it.
     fn sent(&self, code: &Code);
+    /// STS answered that `code` is wrong: it was not taken, so it is not remembered.
+    fn refused(&self, code: &Code);
 }
 
 /// Gets codes for one device from the first source that applies.
@@ -128,8 +131,9 @@ const TOTP_STEP: u64 = 30;
 impl CodeSource<'_> {
     /// Makes `call` with a code, asking again (up to [`PROMPT_ATTEMPTS`] in all) when STS
     /// rejects a typed code as a wrong one. Codes from `--mfa-token` or `mfa_process` are not
-    /// retried: the same source would give the same code. A code sent is remembered
-    /// ([`CodeMemory`]), unless STS answered that it is wrong.
+    /// retried: the same source would give the same code. A code is remembered before it is
+    /// sent ([`CodeMemory`]): whatever happens next (an answer, a 5xx, no answer, a signal
+    /// that ends the run) it may have been taken, unless STS answers that it is wrong.
     pub fn with_code<T>(&self, mut call: impl FnMut(&Code) -> Result<T>) -> Result<T> {
         let mut again: Option<String> = None;
         let mut attempt = 1;
@@ -137,12 +141,14 @@ impl CodeSource<'_> {
             let retry = self.origin() == Origin::Prompt && attempt < PROMPT_ATTEMPTS;
             let next = format!("({}/{PROMPT_ATTEMPTS})", attempt + 1);
             let code = self.unused_code(again.take())?;
-            let result = call(&code);
-            if let Some(memory) = self.memory
-                && !matches!(result, Err(Error::Sts(_)))
-            {
-                // Taken, or perhaps taken (no answer): either way not to be sent again.
+            if let Some(memory) = self.memory {
                 memory.sent(&code);
+            }
+            let result = call(&code);
+            if let (Some(memory), Err(Error::Sts(f))) = (self.memory, &result)
+                && f.is_wrong_mfa_code()
+            {
+                memory.refused(&code);
             }
             again = match result {
                 Err(Error::Sts(f)) if retry && f.is_wrong_mfa_code() => Some(format!(
@@ -554,10 +560,13 @@ mod tests {
         fn sent(&self, code: &Code) {
             self.sent.borrow_mut().push(code.as_str().to_string());
         }
+        fn refused(&self, code: &Code) {
+            self.sent.borrow_mut().retain(|c| c != code.as_str());
+        }
     }
 
     #[test]
-    fn a_code_given_by_flag_is_sent_even_if_just_used_and_remembered_unless_rejected() {
+    fn a_code_is_remembered_before_it_is_sent_and_forgotten_only_when_sts_calls_it_wrong() {
         let d = device(None);
         let memory = Remembers {
             used: vec!["222222"],
@@ -586,7 +595,29 @@ mod tests {
             })))
         });
         assert!(wrong.is_err());
-        assert_eq!(memory.sent.borrow().len(), 1);
+        assert!(memory.sent.borrow().is_empty());
+        // Any other failure may come after STS took the code: it stays remembered.
+        for failure in [
+            Error::Sts(Box::new(crate::error::StsFailure {
+                action: "GetSessionToken",
+                profile: "jones".into(),
+                code: "ServiceUnavailable".into(),
+                message: "try again".into(),
+                request_id: None,
+                hint: None,
+            })),
+            Error::Mfa("no answer".into()),
+        ] {
+            let (mut failure, noted) = (Some(failure), std::cell::Cell::new(0));
+            let result = s.with_code(|_| -> Result<()> {
+                noted.set(memory.sent.borrow().len());
+                Err(failure.take().unwrap())
+            });
+            assert!(result.is_err());
+            assert_eq!(noted.get(), 1, "noted before the request");
+            assert_eq!(*memory.sent.borrow(), ["222222"]);
+            memory.sent.borrow_mut().clear();
+        }
     }
 
     #[test]

@@ -122,6 +122,18 @@ impl CodeMemory for UsedCodes<'_> {
             ));
         }
     }
+
+    fn refused(&self, code: &Code) {
+        // Under the device's lock: the file holds this run's note, unless it could not be
+        // written, in which case it is left as it was.
+        if self
+            .read()
+            .is_some_and(|(digest, _)| digest == self.digest(code))
+            && let Some(path) = self.cache.path(&self.key(), "used")
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 fn unix_now() -> u64 {
@@ -200,6 +212,12 @@ mod tests {
         assert!(used.just_used(&a));
         cache.clear(None).unwrap();
         assert!(!file.exists());
+        // A code STS called wrong is forgotten; refusing another code leaves the note.
+        used.sent(&a);
+        used.refused(&b);
+        assert!(used.just_used(&a));
+        used.refused(&a);
+        assert!(!used.just_used(&a) && !file.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

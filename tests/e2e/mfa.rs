@@ -422,6 +422,54 @@ fn mfa_process_that_gives_the_code_just_used_is_run_again_for_the_next_one() {
     assert_eq!(runs.lines().count(), 3);
 }
 
+/// A run whose GetSessionToken met `fault` (the code may have reached STS) is followed by
+/// one whose `mfa_process` gives the same code: that code is not sent again.
+fn a_code_that_may_have_been_taken_is_not_sent_again(fault: Reply, kill: bool) {
+    let fault = std::sync::Mutex::new(Some(fault));
+    let fake = FakeSts::start(move |n, _| match n {
+        1 => fault.lock().unwrap().take().unwrap(),
+        _ => Reply::Http(200, vec![], gst_ok()),
+    });
+    let counter = support::TempDir::new("totp");
+    let script = format!(
+        "echo x >> {c}; if [ $(wc -l < {c}) -le 2 ]; then echo '135 790'; else echo 246-802; fi",
+        c = sh_quote(counter.path().join("runs").to_str().unwrap())
+    );
+    let sb = with_process(Moto::shared(), &script).env("AWS_ENDPOINT_URL", &fake.url);
+    if kill {
+        let mut run = sb
+            .command(&["exec", "jones", "--", "true"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(support::wait_for(Duration::from_secs(10), || fake.count() == 1));
+        run.kill().unwrap();
+        run.wait().unwrap();
+    } else {
+        sb.run(&["exec", "jones", "--", "true"])
+            .code(125)
+            .stderr_has("may have been used");
+    }
+    sb.run(&["exec", "jones", "--", "true"])
+        .ok()
+        .stderr_has("gave the code that was just used");
+    let sent: Vec<String> = fake.requests.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].contains("TokenCode=135790"), "{}", sent[0]);
+    assert!(sent[1].contains("TokenCode=246802"), "{}", sent[1]);
+}
+
+#[test]
+fn a_code_sent_by_a_run_killed_before_the_answer_is_not_sent_again() {
+    a_code_that_may_have_been_taken_is_not_sent_again(Reply::Silence, true);
+}
+
+#[test]
+fn a_code_sent_with_a_request_sts_failed_is_not_sent_again() {
+    let unavailable = support::sts_error("ServiceUnavailable", "Service is unavailable");
+    a_code_that_may_have_been_taken_is_not_sent_again(Reply::Http(503, vec![], unavailable), false);
+}
+
 #[test]
 fn codes_given_by_flag_may_be_grouped() {
     let fake = FakeSts::start(|_, _| Reply::Http(200, vec![], gst_ok()));
