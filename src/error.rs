@@ -177,6 +177,26 @@ impl Error {
     pub fn own_words(&self) -> String {
         match self {
             Error::Quoting { error, .. } => error.own_words(),
+            // STS's code is a name from its API reference; its message is what a server said.
+            Error::Sts(failure) => {
+                let StsFailure {
+                    action,
+                    profile,
+                    code,
+                    hint,
+                    ..
+                } = failure.as_ref();
+                let hint = hint.as_ref().map_or(String::new(), |h| format!("; {h}"));
+                format!("{action} for profile '{profile}' failed: {code}{hint}")
+            }
+            Error::BadResponse {
+                action,
+                profile,
+                status,
+                ..
+            } => format!(
+                "{action} for profile '{profile}' failed: HTTP {status} with a body that is not an STS answer"
+            ),
             other => other.to_string(),
         }
     }

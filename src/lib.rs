@@ -35,6 +35,7 @@ mod partition;
 mod pipeline;
 mod plan;
 mod profile;
+mod redact;
 mod resolve;
 mod server;
 mod settings;

@@ -229,41 +229,11 @@ pub(crate) fn error_text(body: &[u8], token: Option<&str>) -> Option<String> {
         code.as_deref().unwrap_or(""),
         message.as_deref().unwrap_or("")
     );
-    let text = match token.filter(|t| !t.is_empty()) {
-        Some(t) if quotes(&text, t) => {
-            return Some("(its message quotes the authorization token: not shown)".into());
-        }
-        Some(t) => blank_word(&text, t),
-        None => text,
+    let Some(text) = crate::redact::shown(&text, &[token.unwrap_or("")]) else {
+        return Some("(its message quotes the authorization token: not shown)".into());
     };
     let shown = crate::error::clean(&text, 160);
     (!shown.is_empty()).then_some(shown)
-}
-
-/// `text` with each occurrence of `word` that stands alone (not inside a longer word) blanked.
-fn blank_word(text: &str, word: &str) -> String {
-    let alone = |c: Option<char>| !c.is_some_and(|c| c.is_alphanumeric());
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find(word) {
-        let (before, after) = (&rest[..at], &rest[at + word.len()..]);
-        out.push_str(before);
-        let standalone = alone(before.chars().next_back()) && alone(after.chars().next());
-        out.push_str(if standalone { "…" } else { word });
-        rest = after;
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Whether `text` holds 8 characters of `token` in a row (all of it, when it is shorter).
-fn quotes(text: &str, token: &str) -> bool {
-    let t = token.as_bytes();
-    if t.len() < 8 {
-        return false;
-    }
-    t.windows(8)
-        .any(|w| text.as_bytes().windows(8).any(|x| x == w))
 }
 
 #[cfg(test)]

@@ -204,24 +204,37 @@ fn fetch(
                     save(path, &fresh, log, &login());
                     token = fresh;
                 }
-                Err(why) if token.expires_at > now + time::Duration::seconds(30) => log.verbose(
-                    format_args!("the token could not be refreshed ({why}); it is still valid"),
-                ),
-                Err(why) => {
-                    return Err(fail(format!(
-                        "login expired at {} and cannot be refreshed ({why}); run '{}' (AWS CLI v2)",
+                Err(r) if token.expires_at > now + time::Duration::seconds(30) => {
+                    log.verbose(format_args!(
+                        "the token could not be refreshed ({}{}); it is still valid",
+                        r.why,
+                        r.said
+                            .as_deref()
+                            .map_or(String::new(), |s| format!(": {s}"))
+                    ))
+                }
+                Err(r) => {
+                    let why = format!(
+                        "login expired at {} and cannot be refreshed ({}); run '{}' (AWS CLI v2)",
                         crate::cache::show_time(token.expires_at),
+                        r.why,
                         login()
-                    )));
+                    );
+                    return Err(r.error(why, &fail));
                 }
             }
         }
     }
-    role_credentials(sso, settings, &token.access_token, log).map_err(|why| {
-        fail(format!(
-            "{why}; run '{}' (AWS CLI v2) if the login is no longer valid",
-            login()
-        ))
+    role_credentials(sso, settings, &token.access_token, log).map_err(|r| {
+        let why = match r.login_may_help {
+            true => format!(
+                "{}; run '{}' (AWS CLI v2) if the login is no longer valid",
+                r.why,
+                login()
+            ),
+            false => format!("{}; try again later", r.why),
+        };
+        r.error(why, &fail)
     })
 }
 
@@ -318,9 +331,12 @@ fn agent(settings: &Settings) -> std::result::Result<ureq::Agent, String> {
     crate::net::agent(&settings.net, Route::Remote).map_err(|e| e.to_string())
 }
 
-/// The portal's error `{"message"}` (or `__type`), cleaned; empty when there is none.
-fn portal_message(body: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(body)
+/// The portal's or OIDC's error `{"message"}` (or `error_description`, `error`), cleaned, for
+/// the error to quote ([`Error::quoting`]: shown, never stored in a failure marker). A message
+/// that quotes one of `secrets` (the bearer token; the client secret and refresh token sent to
+/// CreateToken) is not shown ([`crate::redact`]).
+fn portal_message(body: &[u8], secrets: &[&str]) -> Option<String> {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
             v.get("message")
@@ -328,17 +344,53 @@ fn portal_message(body: &[u8]) -> String {
                 .or_else(|| v.get("error_description"))
                 .or_else(|| v.get("error"))
                 .and_then(|m| m.as_str())
-                .map(|m| format!(": {}", crate::error::clean(m, 120)))
-        })
-        .unwrap_or_default()
+                .map(str::to_string)
+        })?;
+    let shown = match crate::redact::shown(&message, secrets) {
+        Some(m) => crate::error::clean(&m, 120),
+        None => "(its message quotes a secret of the request: not shown)".into(),
+    };
+    (!shown.is_empty()).then_some(shown)
 }
 
+/// Why a request to the portal or OIDC failed, what the service said ([`portal_message`]),
+/// and whether a new `aws sso login` may be the cure (not for throttling, the service's own
+/// failures or the network).
+struct Refused {
+    why: String,
+    said: Option<String>,
+    login_may_help: bool,
+}
+
+impl From<String> for Refused {
+    fn from(why: String) -> Refused {
+        Refused {
+            why,
+            said: None,
+            login_may_help: true,
+        }
+    }
+}
+
+impl Refused {
+    /// The error of `fail` for `why` (this refusal's words, with what to do), quoting what the
+    /// service said.
+    fn error(self, why: String, fail: &impl Fn(String) -> Error) -> Error {
+        match self.said {
+            Some(said) => fail(why).quoting(said),
+            None => fail(why),
+        }
+    }
+}
+
+/// GetRoleCredentials, retried as the SDKs' standard mode retries it (throttling, 5xx and
+/// the network: [`crate::settings::NetSettings::attempts`] in all, with backoff).
 fn role_credentials(
     sso: &Sso,
     settings: &Settings,
     token: &str,
     log: &Log,
-) -> std::result::Result<Issued, String> {
+) -> std::result::Result<Issued, Refused> {
     let endpoints = &settings.endpoints;
     let base = endpoint(
         endpoints.configured(endpoints.sso.as_deref()),
@@ -352,45 +404,77 @@ fn role_credentials(
             encode(&sso.role_name)
         ),
     )?;
-    log.verbose(format_args!(
-        "GetRoleCredentials {} in account {} → {base}",
-        sso.role_name, sso.account_id
-    ));
-    let mut response = agent(settings)?
-        .get(uri)
-        .header("x-amz-sso_bearer_token", token)
-        .call()
-        .map_err(|e| {
-            format!(
-                "GetRoleCredentials at {base}: {}",
-                crate::net::transport_text(&e)
-            )
-        })?;
-    let status = response.status().as_u16();
-    let body = super::read_body(&mut response).map_err(|e| crate::error::io_text(&e))?;
-    if status != 200 {
-        return Err(refusal(sso, &base, status, &body));
+    let agent = agent(settings)?;
+    let attempts = settings.net.attempts;
+    let mut attempt = 1;
+    loop {
+        log.verbose(format_args!(
+            "GetRoleCredentials {} in account {} → {base} (attempt {attempt}/{attempts})",
+            sso.role_name, sso.account_id
+        ));
+        let failed = match agent
+            .get(uri.clone())
+            .header("x-amz-sso_bearer_token", token)
+            .call()
+        {
+            Err(e) => Refused {
+                why: format!(
+                    "GetRoleCredentials at {base}: {}",
+                    crate::net::transport_text(&e)
+                ),
+                said: None,
+                login_may_help: false,
+            },
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let body = super::read_body(&mut response).map_err(|e| {
+                    format!(
+                        "GetRoleCredentials at {base}: no whole answer ({})",
+                        crate::error::io_text(&e)
+                    )
+                })?;
+                match status {
+                    200 => return parse_role_credentials(&body, &base).map_err(Refused::from),
+                    429 | 500.. => refusal(sso, &base, status, &body, token),
+                    _ => {
+                        return Err(Refused {
+                            login_may_help: true,
+                            ..refusal(sso, &base, status, &body, token)
+                        });
+                    }
+                }
+            }
+        };
+        if attempt >= attempts {
+            return Err(failed);
+        }
+        let delay = crate::sts::backoff(attempt);
+        log.verbose(format_args!(
+            "{}; retrying in {}ms",
+            failed.why,
+            delay.as_millis()
+        ));
+        std::thread::sleep(delay);
+        attempt += 1;
     }
-    parse_role_credentials(&body, &base)
 }
 
-/// Why the portal said no, cleaned.
-fn refusal(sso: &Sso, base: &str, status: u16, body: &[u8]) -> String {
-    match status {
-        401 => format!(
-            "the portal refused the login's token (401{})",
-            portal_message(body)
-        ),
+/// Why the portal said no, and what it said (never the bearer `token`); a new login is not
+/// the cure unless the caller says so.
+fn refusal(sso: &Sso, base: &str, status: u16, body: &[u8], token: &str) -> Refused {
+    let why = match status {
+        401 => "refused the login's token (401)".to_string(),
         403 => format!(
-            "the portal refused role {} in account {} (403{})",
+            "refused role {} in account {} (403)",
             crate::error::clean(&sso.role_name, 64),
             crate::error::clean(&sso.account_id, 20),
-            portal_message(body)
         ),
-        s => format!(
-            "GetRoleCredentials at {base} answered {s}{}",
-            portal_message(body)
-        ),
+        s => format!("GetRoleCredentials at {base} answered {s}"),
+    };
+    Refused {
+        why,
+        said: portal_message(body, &[token]),
+        login_may_help: false,
     }
 }
 
@@ -455,7 +539,7 @@ fn refresh(
     settings: &Settings,
     token: &Token,
     log: &Log,
-) -> std::result::Result<Token, String> {
+) -> std::result::Result<Token, Refused> {
     let field = |k: &str| {
         token
             .json
@@ -475,7 +559,7 @@ fn refresh(
         .and_then(|v| v.as_str())
         && parse_expiry(reg).is_some_and(|t| t <= OffsetDateTime::now_utc())
     {
-        return Err("the client registration expired".into());
+        return Err(String::from("the client registration expired").into());
     }
     let endpoints = &settings.endpoints;
     let base = endpoint(
@@ -500,12 +584,13 @@ fn refresh(
     let status = response.status().as_u16();
     let answer = super::read_body(&mut response).map_err(|e| crate::error::io_text(&e))?;
     if status != 200 {
-        return Err(format!(
-            "CreateToken answered {status}{}",
-            portal_message(&answer)
-        ));
+        return Err(Refused {
+            why: format!("CreateToken answered {status}"),
+            said: portal_message(&answer, &[client_secret, refresh_token, client_id]),
+            login_may_help: true,
+        });
     }
-    renewed(token, &answer)
+    Ok(renewed(token, &answer)?)
 }
 
 /// Writes a refreshed token back to the CLI's file. When that fails (a read-only cache

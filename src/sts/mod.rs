@@ -162,7 +162,9 @@ impl<'a> Client<'a> {
             endpoint: self.endpoint.url.clone(),
             message,
         };
-        let mut response = self.send(req, body, &transport)?;
+        let (mut response, signature) = self.send(req, body, &transport)?;
+        // What this request holds that an answer must not be seen to repeat.
+        let secrets = req.secrets(signature.as_deref());
         let status = response.status().as_u16();
         let date = response
             .headers()
@@ -174,19 +176,20 @@ impl<'a> Client<'a> {
             return xml::parse_success(&text).map_err(|why| {
                 self.log
                     .verbose(format_args!("unreadable answer: {}", clean(&why, 200)));
-                Failure::Retryable(bad_response(req, status, &text))
+                Failure::Retryable(bad_response(req, status, &text, &secrets))
             });
         }
-        Err(judge_error(req, status, &text, date.as_deref()))
+        Err(judge_error(req, status, &text, date.as_deref(), &secrets))
     }
 
-    /// Signs (unless the request is unsigned) and sends the form body.
+    /// Signs (unless the request is unsigned) and sends the form body; the response, and the
+    /// signature that went with it.
     fn send(
         &self,
         req: &Request,
         body: &str,
         transport: &dyn Fn(String) -> Error,
-    ) -> std::result::Result<ureq::http::Response<ureq::Body>, Failure> {
+    ) -> std::result::Result<(ureq::http::Response<ureq::Body>, Option<String>), Failure> {
         let host = self
             .endpoint
             .url
@@ -215,8 +218,14 @@ impl<'a> Client<'a> {
         for (name, value) in &signed {
             request = request.header(name, value);
         }
+        let signature = signed
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            .find_map(|(_, value)| value.split("Signature=").nth(1))
+            .map(str::to_string);
         request
             .send(body)
+            .map(|response| (response, signature))
             .map_err(|e| classify_transport(e, transport))
     }
 }
@@ -249,20 +258,49 @@ fn read_answer(
     }
 }
 
-fn bad_response(req: &Request, status: u16, text: &str) -> Error {
+impl Request<'_> {
+    /// The request's secrets: the signing keys, the session token, the `signature` sent, the
+    /// MFA code and the web identity token. An answer that echoes them is not shown
+    /// ([`crate::redact`]).
+    fn secrets<'s>(&'s self, signature: Option<&'s str>) -> Vec<&'s str> {
+        let mut secrets: Vec<&str> = self
+            .params
+            .iter()
+            .filter(|(name, _)| matches!(*name, "TokenCode" | "WebIdentityToken"))
+            .map(|(_, value)| value.as_str())
+            .chain(signature)
+            .collect();
+        if let Some(c) = self.credentials {
+            secrets.push(&c.secret_access_key);
+            secrets.extend(c.session_token.as_deref());
+        }
+        secrets
+    }
+}
+
+/// Withheld in place of a message that quotes a secret of the request.
+const ECHOED: &str = "(the answer quotes a secret of the request: not shown)";
+
+fn bad_response(req: &Request, status: u16, text: &str, secrets: &[&str]) -> Error {
     Error::BadResponse {
         action: req.action,
         profile: req.profile.to_string(),
         status,
-        excerpt: clean(text, 80),
+        excerpt: crate::redact::shown(text, secrets).map_or(ECHOED.into(), |t| clean(&t, 80)),
     }
 }
 
 /// A non-200 answer: STS's error document (either shape), or anything else. Throttling was
 /// refused before it was acted on (the code is unused); 5xx may be retried.
-fn judge_error(req: &Request, status: u16, text: &str, date: Option<&str>) -> Failure {
+fn judge_error(
+    req: &Request,
+    status: u16,
+    text: &str,
+    date: Option<&str>,
+    secrets: &[&str],
+) -> Failure {
     let Some(sts) = xml::parse_error(text) else {
-        let e = bad_response(req, status, text);
+        let e = bad_response(req, status, text, secrets);
         return if status == 429 || status >= 500 {
             Failure::Retryable(e)
         } else {
@@ -279,8 +317,9 @@ fn judge_error(req: &Request, status: u16, text: &str, date: Option<&str>) -> Fa
     let e = Error::Sts(Box::new(StsFailure {
         action: req.action,
         profile: req.profile.to_string(),
-        code: clean(&sts.code, 60),
-        message: clean(&sts.message, 300),
+        code: crate::redact::shown(&sts.code, secrets).map_or(String::new(), |c| clean(&c, 60)),
+        message: crate::redact::shown(&sts.message, secrets)
+            .map_or(ECHOED.into(), |m| clean(&m, 300)),
         request_id: sts.request_id.map(|r| clean(&r, 80)),
         hint,
     }));

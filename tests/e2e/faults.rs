@@ -439,3 +439,60 @@ fn tls_with_aws_ca_bundle_and_without() {
         .one_error_line()
         .stderr_has("AWS_CA_BUNDLE");
 }
+
+/// A server that echoes the request in its errors: the signature, the MFA code.
+#[test]
+fn an_answer_that_echoes_the_request_shows_no_secret_and_is_not_stored() {
+    use crate::support::{Req, Stub};
+    let stub = Stub::start(|req: &Req| {
+        let auth = req.header("authorization").unwrap_or("").to_string();
+        let code = req
+            .body
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("TokenCode="))
+            .unwrap_or("")
+            .to_string();
+        let message = match code.as_str() {
+            "111111" => format!("Request Authorization: {auth}"),
+            "222222" => format!("code {code} was refused by the echo"),
+            _ => return Reply::Http(503, vec![], format!("busy; you sent {auth}").into_bytes()),
+        };
+        Reply::Http(403, vec![], sts_error("AccessDenied", &message))
+    });
+    let sb = against(&stub.url);
+    let signature = |n: usize| {
+        let requests = stub.requests.lock().unwrap();
+        let auth = requests[n].header("authorization").unwrap().to_string();
+        auth.split("Signature=").nth(1).unwrap().to_string()
+    };
+    let out = sb.run(&["exec", "-t", "111111", "jones", "--", "true"]);
+    out.code(125)
+        .one_error_line()
+        .stderr_has("AccessDenied: (the answer quotes a secret of the request: not shown)")
+        .stderr_lacks(&signature(0)[..16]);
+    let out = sb.run(&["exec", "-t", "222222", "jones", "--", "true"]);
+    out.code(125)
+        .one_error_line()
+        .stderr_has("AccessDenied: code … was refused by the echo")
+        .stderr_lacks("222222");
+    // Without a code: the 503 body quotes the signature and is not shown.
+    let out = sb.run(&["exec", "smith", "--", "true"]);
+    out.code(125)
+        .one_error_line()
+        .stderr_has("(the answer quotes a secret of the request: not shown)");
+    let requests = stub.requests.lock().unwrap().len();
+    for n in 2..requests {
+        assert!(!out.stderr.contains(&signature(n)[..16]), "{}", out.stderr);
+    }
+    // The failure markers keep mfarole's words: STS's code, not what the server said.
+    for entry in std::fs::read_dir(&sb.cache).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "fail") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                !text.contains("by the echo") && !text.contains("busy"),
+                "{text}"
+            );
+        }
+    }
+}

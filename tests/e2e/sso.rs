@@ -249,8 +249,7 @@ fn an_expired_login_names_the_exact_login_command() {
     sb.run(&["exec", "sso", "--", "true"])
         .code(125)
         .one_error_line()
-        .stderr_has("CreateToken answered 400: bad grant")
-        .stderr_has("aws sso login --sso-session my-sso");
+        .stderr_has("(CreateToken answered 400); run 'aws sso login --sso-session my-sso' (AWS CLI v2): bad grant");
     // The legacy form's file is named after the start URL, and so is its command.
     sb.run(&["exec", "sso-legacy", "--", "true"])
         .code(125)
@@ -268,6 +267,96 @@ fn an_expired_login_names_the_exact_login_command() {
         .stdout_has("assumed-role/plain/src");
 }
 
+/// A portal and OIDC that echo what they were sent in their errors, throttle, or say more
+/// than a failure marker may keep.
+fn echoing_portal() -> Stub {
+    Stub::start(|req: &Req| {
+        let bearer = req.header("x-amz-sso_bearer_token").unwrap_or("");
+        match (req.method.as_str(), bearer) {
+            ("GET", "access-busy") => json(429, r#"{"message":"Too many requests"}"#),
+            ("GET", "access-plain") => json(403, r#"{"message":"Not for you, said the portal"}"#),
+            ("GET", token) => json(
+                401,
+                &serde_json::json!({"message": format!("Session token {token} not found")})
+                    .to_string(),
+            ),
+            _ => json(
+                400,
+                &serde_json::json!({"error": "invalid_grant",
+                    "error_description": format!("bad request body was: {}", req.body)})
+                .to_string(),
+            ),
+        }
+    })
+}
+
+#[test]
+fn what_the_portal_says_is_shown_without_secrets_and_never_stored() {
+    let moto = Moto::shared();
+    let stub = echoing_portal();
+    let sb = Sandbox::new(moto)
+        .env("AWS_ENDPOINT_URL_SSO", &stub.url)
+        .env("AWS_ENDPOINT_URL_SSO_OIDC", &stub.url);
+    sb.append_config(&format!(
+        "\n[sso-session my-sso]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n\
+         [profile sso]\nsso_session = my-sso\nsso_account_id = {ACCOUNT}\nsso_role_name = Deployer\nregion = us-east-1\n"
+    ));
+    // The portal quotes the bearer token: its message is not shown.
+    write_token(
+        &sb,
+        "my-sso",
+        login("access-echo-0123456789", &rfc3339_in(3600)),
+    );
+    sb.run(&["exec", "sso", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("refused the login's token (401)")
+        .stderr_has("(its message quotes a secret of the request: not shown)")
+        .stderr_lacks("01234567");
+    // OIDC quotes the refresh request: neither the client secret nor the refresh token shows.
+    write_token(
+        &sb,
+        "my-sso",
+        login("access-echo-0123456789", &rfc3339_in(-60)),
+    );
+    sb.run(&["exec", "sso", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("cannot be refreshed (CreateToken answered 400)")
+        .stderr_has("(its message quotes a secret of the request: not shown)")
+        .stderr_lacks("client-secret-1")
+        .stderr_lacks("refresh-1");
+    // Throttling is retried, and a new login is not what is suggested.
+    write_token(&sb, "my-sso", login("access-busy", &rfc3339_in(3600)));
+    let before = stub.requests.lock().unwrap().len();
+    sb.run(&["exec", "sso", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("answered 429; try again later: Too many requests")
+        .stderr_lacks("aws sso login");
+    assert_eq!(
+        stub.requests.lock().unwrap().len() - before,
+        3,
+        "three attempts"
+    );
+    // What the portal said is shown to the run that met it, but not kept in the marker.
+    write_token(&sb, "my-sso", login("access-plain", &rfc3339_in(3600)));
+    sb.run(&["exec", "sso", "--", "true"])
+        .code(125)
+        .stderr_has(": Not for you, said the portal");
+    let markers: Vec<String> = std::fs::read_dir(&sb.cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "fail"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(!markers.is_empty(), "a failure marker is written");
+    for m in &markers {
+        assert!(m.contains("refused role Deployer"), "{m}");
+        assert!(!m.contains("said the portal"), "{m}");
+    }
+}
+
 #[test]
 fn each_sso_error_is_specific() {
     let moto = Moto::shared();
@@ -282,13 +371,14 @@ fn each_sso_error_is_specific() {
     sb.run(&["exec", "sso-otherrole", "--", "true"])
         .code(125)
         .one_error_line()
-        .stderr_has("refused role Auditor in account 123456789012 (403: No access)");
+        .stderr_has("refused role Auditor in account 123456789012 (403); run 'aws sso login --sso-session my-sso' (AWS CLI v2) if the login is no longer valid: No access");
     // 401: the portal no longer knows the token.
     write_token(&sb, "my-sso", login("access-unknown", &rfc3339_in(3600)));
     sb.run(&["exec", "sso", "--", "true"])
         .code(125)
         .one_error_line()
-        .stderr_has("refused the login's token (401: Session token not found or invalid)")
+        .stderr_has("refused the login's token (401); run")
+        .stderr_has(": Session token not found or invalid")
         .stderr_lacks("access-unknown");
     std::fs::write(&path, "{ not json").unwrap();
     sb.run(&["exec", "sso", "--", "true"])
