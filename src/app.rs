@@ -202,7 +202,7 @@ fn exec(
                         .map(|e| format!(" (until {})", cache::show_time(e)))
                         .unwrap_or_default()
                 );
-                eprintln!("mfarole: {}", crate::error::printable(&line));
+                crate::log::say(&line);
             }
             shell
         }

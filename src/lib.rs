@@ -60,7 +60,10 @@ pub fn run_main() -> u8 {
         Ok(code) => code,
         Err(err) => {
             if !err.is_quiet() {
-                eprintln!("mfarole: {}", error::printable(&err.to_string()));
+                log::say(&err.to_string());
+            }
+            if matches!(err, error::Error::Interrupted) {
+                mfa::pass_interrupt_on();
             }
             err.code()
         }

@@ -25,21 +25,26 @@ impl Log {
 
     pub fn verbose(&self, msg: fmt::Arguments) {
         if self.verbose {
-            let line = crate::error::printable(&msg.to_string());
-            let _ = writeln!(std::io::stderr().lock(), "mfarole: {line}");
+            say(&msg.to_string());
         }
     }
 
     /// What the user should know about this run, not a fault: why a new MFA code is needed,
     /// why `list` shows nothing.
     pub fn note(&self, msg: fmt::Arguments) {
-        let line = crate::error::printable(&msg.to_string());
-        let _ = writeln!(std::io::stderr().lock(), "mfarole: {line}");
+        say(&msg.to_string());
     }
 
     /// Something the user should know although the run goes on.
     pub fn warn(&self, msg: fmt::Arguments) {
-        let line = crate::error::printable(&msg.to_string());
-        let _ = writeln!(std::io::stderr().lock(), "mfarole: warning: {line}");
+        say(&format!("warning: {msg}"));
     }
+}
+
+/// Writes `mfarole: LINE` to stderr, made printable, in one `write`: stderr is unbuffered,
+/// and `eprintln!` writes the prefix, the text and the newline apart, so the lines of eight
+/// runs of `make -j8` that fail at once came out cut into each other.
+pub fn say(line: &str) {
+    let line = format!("mfarole: {}\n", crate::error::printable(line));
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }

@@ -245,6 +245,28 @@ fn no_terminal(serial: &str, profile: &str) -> Error {
     ))
 }
 
+/// Ctrl-C at the prompt is read as a key ([`prompt`] turns `ISIG` off so that it restores the
+/// terminal itself), so the terminal signalled no one. This passes it on as the terminal would
+/// have: SIGINT to the terminal's foreground process group, when this run is in it (`make -j`,
+/// a script, a shell's job), so that one Ctrl-C ends a whole build, as at ssh's or sudo's
+/// prompt; before, `make -k -j8` went on and the next job asked again. This process itself
+/// ignores it: its status stays 130 ("Exit status"). Called once the error is said.
+pub fn pass_interrupt_on() {
+    let Ok(tty) = File::open("/dev/tty") else {
+        return;
+    };
+    let Ok(group) = termios::tcgetpgrp(&tty) else {
+        return;
+    };
+    if group != rustix::process::getpgrp() {
+        return;
+    }
+    let ignored = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if signal_hook::flag::register(signal_hook::consts::SIGINT, ignored).is_ok() {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::INT);
+    }
+}
+
 /// Restores the terminal's modes when dropped, whatever happens while reading.
 struct RawGuard<'a> {
     tty: &'a File,

@@ -1,7 +1,7 @@
 //! The session cache and the cross-process lock, end to end. Tests that count STS requests
 //! start a moto of their own and read its request recording.
 
-use crate::support::{self, Moto, Sandbox, Tmux, wait_file};
+use crate::support::{self, Moto, Sandbox, Tmux};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
@@ -40,7 +40,12 @@ fn with_cached_session(moto: &Moto) -> (Sandbox, std::path::PathBuf) {
 /// Writes a Makefile whose targets run `recipes`, starts `make -jN` in a terminal, and waits
 /// for the MFA prompt. Returns the terminal (make's status is its status) and the make
 /// directory.
-fn make_at_prompt(sb: &Sandbox, tag: &str, recipes: &[String]) -> (Tmux, std::path::PathBuf) {
+fn make_at_prompt(
+    sb: &Sandbox,
+    tag: &str,
+    recipes: &[String],
+    flags: &str,
+) -> (Tmux, std::path::PathBuf) {
     let dir = sb.dir.path().join("mk");
     std::fs::create_dir_all(dir.join("out")).unwrap();
     let targets: Vec<String> = (1..=recipes.len()).map(|i| format!("t{i}")).collect();
@@ -49,7 +54,7 @@ fn make_at_prompt(sb: &Sandbox, tag: &str, recipes: &[String]) -> (Tmux, std::pa
         makefile.push_str(&format!("{t}:\n\t{recipe}\n"));
     }
     std::fs::write(dir.join("Makefile"), makefile).unwrap();
-    let make = format!("make -j{} > make.log 2>&1", recipes.len());
+    let make = format!("make {flags} > make.log 2>&1");
     let tmux = Tmux::start_in(sb, tag, &dir, &make);
     tmux.wait_screen(
         "Enter MFA code for arn:aws:iam::123456789012:mfa/jones: ",
@@ -144,7 +149,7 @@ fn make_j8_prompts_once() {
             )
         })
         .collect();
-    let (tmux, dir) = make_at_prompt(&sb, "make", &recipes);
+    let (tmux, dir) = make_at_prompt(&sb, "make", &recipes, &format!("-j{}", recipes.len()));
     // Not 123456: the account id 123456789012 is on the screen.
     tmux.enter("975310");
     let status = tmux.status(Duration::from_secs(90));
@@ -378,23 +383,25 @@ fn a_waiter_gives_up_and_a_dead_holder_blocks_nobody() {
 }
 
 #[test]
-fn ctrl_c_at_the_prompt_stops_the_runs_waiting_behind_it() {
+fn ctrl_c_at_the_prompt_ends_the_whole_build() {
     let moto = Moto::start();
     let sb = Sandbox::new(&moto);
+    // `make -k -j4` with eight targets: four wait behind the prompt, four are not started yet.
     let recipes: Vec<String> = (1..=8)
         .map(|i| format!("$(M) exec session-only -- true; echo $$? > rc{i}"))
         .collect();
-    let (tmux, dir) = make_at_prompt(&sb, "makeint", &recipes);
+    let (tmux, dir) = make_at_prompt(&sb, "makeint", &recipes, "-k -j4");
     tmux.keys(&["C-c"]);
-    tmux.status(Duration::from_secs(20));
-    for i in 1..=8 {
-        let rc = wait_file(&dir.join(format!("rc{i}")), Duration::from_secs(5));
-        assert_eq!(rc.trim(), "130", "target {i}");
-    }
-    // One line says it, not eight: the waiters are of the same terminal session.
+    // As a Ctrl-C at ssh's prompt: the terminal's whole job is interrupted, make too.
+    assert_eq!(tmux.status(Duration::from_secs(20)), 130);
     let log = std::fs::read_to_string(dir.join("make.log")).unwrap();
+    assert!(log.contains("Interrupt"), "make.log:\n{log}");
     let ours: Vec<&str> = log.lines().filter(|l| l.contains("mfarole:")).collect();
     assert_eq!(ours, ["mfarole: interrupted"], "make.log:\n{log}");
+    for i in 1..=8 {
+        let rc = std::fs::read_to_string(dir.join(format!("rc{i}"))).unwrap_or_default();
+        assert!(rc.trim() != "0", "target {i} ran: make.log:\n{log}");
+    }
     let screen = tmux.screen();
     assert_eq!(
         screen.matches("Enter MFA code").count(),

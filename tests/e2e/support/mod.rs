@@ -540,8 +540,10 @@ impl Tmux {
             socket,
             dir: TempDir::new("tmux"),
         };
+        // The pane's shell survives a Ctrl-C passed to its process group (as an interactive
+        // shell would), so that it records the status of what it ran.
         let line = format!(
-            "env -i {env} {command}; s=$?; stty -a > {stty}; echo $s > {status}; sleep 120",
+            "trap true INT; env -i {env} {command}; s=$?; stty -a > {stty}; echo $s > {status}; sleep 120",
             env = sb.shell_env(),
             stty = sh_quote(t.file("stty").to_str().unwrap()),
             status = sh_quote(t.file("status").to_str().unwrap()),
