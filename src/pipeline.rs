@@ -348,6 +348,8 @@ fn execute(
         (false, Some(_)) => (0, known),
         (false, None) => resume_point(plan, cache, clock()).unwrap_or((0, known)),
     };
+    // The step whose cached credentials sign the next request, if they came from the cache.
+    let mut signer_cached = start.checked_sub(1);
     for (i, step) in plan.steps.iter().enumerate().skip(start) {
         let lock = match &step.action {
             // A source whose own file is its cache locks that file itself, and only when it
@@ -373,6 +375,7 @@ fn execute(
             fill_account(step, current.as_ref(), &mut credentials);
             see_source(resume, step, &credentials)?;
             current = Some(credentials);
+            signer_cached = Some(i);
             continue;
         }
         if lock.as_ref().is_some_and(|l| l.waited)
@@ -382,9 +385,12 @@ fn execute(
             // fail the same way now rather than replay its prompt or its retries.
             return Err(failure);
         }
-        let mut issued = run_step(step, current.as_ref()).inspect_err(|e| {
-            cache.mark_failed(&step.cache_key, e);
+        let mut issued = run_step(step, current.as_ref()).map_err(|e| {
+            let e = drop_refused_session(e, signer_cached.map(|p| &plan.steps[p]), cache);
+            cache.mark_failed(&step.cache_key, &e);
+            e
         })?;
+        signer_cached = None;
         fill_account(step, current.as_ref(), &mut issued.credentials);
         log_done(log, i, &issued);
         if let Action::Fetch { source, .. } = &step.action
@@ -406,6 +412,37 @@ fn execute(
     }
     // By construction: a source that is not known has a fetch step.
     Ok(current.expect("a plan whose source is fetched has a first step"))
+}
+
+/// STS refused a request signed with a cached session as expired or unknown
+/// (`ExpiredToken`, `InvalidClientTokenId`): the session ended before the expiry mfarole
+/// noted (revoked, or this machine's clock is behind), so every later run would meet the same
+/// refusal. The entry of `signer` is removed, and the error says so: the next run gets a new
+/// session (asking for a code when one is needed).
+fn drop_refused_session(e: Error, signer: Option<&Step>, cache: &Cache) -> Error {
+    let signer = match (&e, signer) {
+        (Error::Sts(f), Some(signer))
+            if matches!(f.code.as_str(), "ExpiredToken" | "InvalidClientTokenId") =>
+        {
+            signer
+        }
+        _ => return e,
+    };
+    let Error::Sts(mut failure) = e else {
+        return e;
+    };
+    let removed = cache.clear(Some(std::slice::from_ref(&signer.cache_key)));
+    failure.hint = Some(match removed {
+        Ok(_) => format!(
+            "STS no longer takes the cached session of step '{}' that signed it (revoked, or this machine's clock is behind): it is removed, run again for a new one",
+            crate::error::clean(&signer.action.describe(), 120)
+        ),
+        Err(_) => format!(
+            "STS no longer takes the cached session of step '{}' that signed it: run again with --refresh",
+            crate::error::clean(&signer.action.describe(), 120)
+        ),
+    });
+    Error::Sts(failure)
 }
 
 /// Hands a fetched source's credentials to [`Resume::see`], if any.

@@ -173,11 +173,17 @@ impl<'a> Client<'a> {
             .map(str::to_string);
         let text = read_answer(&mut response, &transport)?;
         if status == 200 {
-            return xml::parse_success(&text).map_err(|why| {
+            let issued = xml::parse_success(&text).map_err(|why| {
                 self.log
                     .verbose(format_args!("unreadable answer: {}", clean(&why, 200)));
                 Failure::Retryable(bad_response(req, status, &text, &secrets))
-            });
+            })?;
+            return match issued.credentials.expiration {
+                Some(expiration) if expiration <= time::OffsetDateTime::now_utc() => Err(
+                    Failure::Final(transport(already_expired(expiration, date.as_deref()))),
+                ),
+                _ => Ok(issued),
+            };
         }
         Err(judge_error(req, status, &text, date.as_deref(), &secrets))
     }
@@ -259,6 +265,12 @@ fn read_answer(
 }
 
 impl Request<'_> {
+    /// Whether the request is signed with temporary credentials.
+    fn signed_by_a_session(&self) -> bool {
+        self.credentials
+            .is_some_and(|c| c.session_token.as_ref().is_some_and(|t| !t.is_empty()))
+    }
+
     /// The request's secrets: the signing keys, the session token, the `signature` sent, the
     /// MFA code and the web identity token. An answer that echoes them is not shown
     /// ([`crate::redact`]).
@@ -313,7 +325,7 @@ fn judge_error(
     ) || status == 429;
     let hint = clock_hint(&sts.code, &sts.message, date)
         .or_else(|| skew_hint(date))
-        .or_else(|| hint_for(&sts.code, &sts.message));
+        .or_else(|| hint_for(&sts.code, &sts.message, req.signed_by_a_session()));
     let e = Error::Sts(Box::new(StsFailure {
         action: req.action,
         profile: req.profile.to_string(),
@@ -396,19 +408,27 @@ fn mfa_maybe_used(e: Error) -> Error {
 }
 
 /// What to do about the errors users meet most.
-fn hint_for(code: &str, message: &str) -> Option<String> {
+/// What to do about STS's error `code`. `session`: the request was signed with temporary
+/// credentials (a session token), which changes what an unknown or expired token means.
+fn hint_for(code: &str, message: &str, session: bool) -> Option<String> {
     let m = message.to_ascii_lowercase();
     if m.contains("mfa") && (m.contains("invalid") || m.contains("failed")) {
         return Some("the MFA code was wrong or already used: wait for the next code".into());
     }
-    match code {
-        "InvalidClientTokenId" => Some(
+    match (code, session) {
+        ("InvalidClientTokenId", false) => Some(
             "the access key id is unknown to STS: check the keys in the credentials file".into(),
         ),
-        "SignatureDoesNotMatch" => Some(
+        ("InvalidClientTokenId", true) => Some(
+            "STS does not take the session that signed the request (revoked, or of another partition): get new credentials for the source".into(),
+        ),
+        ("SignatureDoesNotMatch", _) => Some(
             "the secret access key does not match the key id: check the credentials file".into(),
         ),
-        "ExpiredToken" => Some("the source session token has expired: refresh it".into()),
+        ("ExpiredToken", true) => Some(
+            "the session that signed the request has expired: get new credentials for the source"
+                .into(),
+        ),
         _ => None,
     }
 }
@@ -423,6 +443,23 @@ fn skew_hint(date: Option<&str>) -> Option<String> {
 fn date_skew(date: &str) -> Option<i64> {
     let server = httpdate(date)?;
     Some((time::OffsetDateTime::now_utc() - server).whole_seconds())
+}
+
+/// Credentials that STS says expired already (as botocore refuses them: "refreshed
+/// credentials are still expired"): never handed to a command that would fail with them. STS
+/// gives at least 15 minutes, so this is nearly always this machine's clock running ahead.
+fn already_expired(expiration: time::OffsetDateTime, date: Option<&str>) -> String {
+    let clock = date
+        .and_then(date_skew)
+        .filter(|skew| *skew >= 300)
+        .map_or_else(
+            || "this machine's clock is probably ahead: fix the system time (NTP)".to_string(),
+            clock_off,
+        );
+    format!(
+        "the credentials it gave expired at {} already; {clock}",
+        crate::cache::show_time(expiration)
+    )
 }
 
 fn clock_off(skew: i64) -> String {

@@ -496,3 +496,62 @@ fn an_answer_that_echoes_the_request_shows_no_secret_and_is_not_stored() {
         }
     }
 }
+
+/// STS ends a session before the expiry mfarole noted (revoked, a clock behind): the cached
+/// session is dropped, so the next run gets a new one instead of failing the same way forever.
+#[test]
+fn a_cached_session_sts_no_longer_takes_is_dropped() {
+    let fake = FakeSts::start(|_, body| {
+        if body.contains("Action=AssumeRole") {
+            let text = "The security token included in the request is expired";
+            Reply::Http(403, vec![], sts_error("ExpiredToken", text))
+        } else {
+            ok()
+        }
+    });
+    let faked = against(&fake.url);
+    faked
+        .run(&["exec", "-t", "123456", "jones", "--", "true"])
+        .ok();
+    faked
+        .run(&["exec", "admin", "--", "true"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("AssumeRole for profile 'admin' failed: ExpiredToken")
+        .stderr_has("STS no longer takes the cached session of step 'GetSessionToken'")
+        .stderr_has("it is removed, run again for a new one")
+        .stderr_lacks("check the keys");
+    assert_eq!(fake.count(), 2, "the cached session signed the AssumeRole");
+    // The next run makes a new session (with a new code) rather than reuse the dead one.
+    faked
+        .run(&["exec", "-t", "654321", "admin", "--", "true"])
+        .code(125);
+    let sent = fake.requests.lock().unwrap().clone();
+    assert!(sent[2].contains("Action=GetSessionToken"), "{sent:?}");
+}
+
+/// Credentials that expired before they arrived (this machine's clock ahead of STS's): never
+/// given to the command, and the line says why.
+#[test]
+fn credentials_that_sts_gives_already_expired_are_refused() {
+    let expired = format!(
+        "<GetSessionTokenResponse><GetSessionTokenResult><Credentials>\
+         <AccessKeyId>ASIAFAKE</AccessKeyId><SecretAccessKey>fakesecret</SecretAccessKey>\
+         <SessionToken>faketoken</SessionToken><Expiration>{}</Expiration>\
+         </Credentials></GetSessionTokenResult></GetSessionTokenResponse>",
+        support::rfc3339_in(-3600)
+    );
+    let fake = FakeSts::start(move |_, _| {
+        let date = vec![("Date".to_string(), http_date_in(-2 * 3600))];
+        Reply::Http(200, date, expired.clone().into_bytes())
+    });
+    let sb = against(&fake.url);
+    let marker = sb.dir.path().join("ran");
+    sb.run(&["exec", "smith", "--", "touch", marker.to_str().unwrap()])
+        .code(125)
+        .one_error_line()
+        .stderr_has("GetSessionToken for profile 'smith' failed")
+        .stderr_has("already; this machine's clock is 2h ahead of the server's");
+    assert!(!marker.exists());
+    assert_eq!(fake.count(), 1, "not retried: the same answer would come");
+}
