@@ -273,6 +273,11 @@ impl Config {
             endpoint: self.endpoint(&visited)?,
             ignore_configured_endpoint_urls: first("ignore_configured_endpoint_urls")
                 .is_some_and(|(_, v)| v.eq_ignore_ascii_case("true")),
+            use_fips_endpoint: first("use_fips_endpoint")
+                .map(|(_, v)| v.eq_ignore_ascii_case("true")),
+            use_dualstack_endpoint: first("use_dualstack_endpoint")
+                .map(|(_, v)| v.eq_ignore_ascii_case("true")),
+            sts_regional_endpoints: first("sts_regional_endpoints").map(|(_, v)| v),
             duration,
             notes,
         })
@@ -568,6 +573,11 @@ pub struct Chain {
     pub endpoint: Option<ConfiguredUrl>,
     /// `ignore_configured_endpoint_urls = true`, the first along the chain.
     pub ignore_configured_endpoint_urls: bool,
+    /// `use_fips_endpoint`, `use_dualstack_endpoint` and `sts_regional_endpoints`, each the
+    /// first along the chain (the environment's variables win: [`crate::sts::Endpoint`]).
+    pub use_fips_endpoint: Option<bool>,
+    pub use_dualstack_endpoint: Option<bool>,
+    pub sts_regional_endpoints: Option<String>,
     /// `duration_seconds` of the target profile.
     pub duration: Option<u32>,
     /// Settings botocore ignores and so does mfarole, each said once on stderr.

@@ -93,6 +93,20 @@ impl Partition {
         }
     }
 
+    /// The partition's dual-stack DNS suffix (botocore `partitions.json`
+    /// `dualStackDnsSuffix`).
+    pub fn dual_stack_dns_suffix(self) -> &'static str {
+        match self {
+            Partition::Aws | Partition::AwsUsGov => "api.aws",
+            Partition::AwsCn => "api.amazonwebservices.com.cn",
+            Partition::AwsEusc => "api.amazonwebservices.eu",
+            Partition::AwsIso => "api.aws.ic.gov",
+            Partition::AwsIsoB => "api.aws.scloud",
+            Partition::AwsIsoE => "api.cloud-aws.adc-e.uk",
+            Partition::AwsIsoF => "api.aws.hci.ic.gov",
+        }
+    }
+
     /// The regional sign-in service URL for `region` (no trailing slash), as botocore's
     /// `signin` endpoint rules build it (the service `aws login` talks to).
     pub fn regional_signin(self, region: &str) -> String {

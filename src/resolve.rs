@@ -45,6 +45,13 @@ pub(crate) fn resolve(
     let region = requested_region(opts, settings).or_else(|| chain.region.clone());
     let mut endpoints = settings.endpoints.clone();
     endpoints.ignore_configured |= chain.ignore_configured_endpoint_urls;
+    // As botocore's config chain: the variable, else the profile.
+    endpoints.use_fips = endpoints.use_fips.or(chain.use_fips_endpoint);
+    endpoints.use_dualstack = endpoints.use_dualstack.or(chain.use_dualstack_endpoint);
+    endpoints.sts_regional = endpoints
+        .sts_regional
+        .take()
+        .or_else(|| chain.sts_regional_endpoints.clone());
     let configured = chain
         .endpoint
         .as_ref()

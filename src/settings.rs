@@ -157,6 +157,13 @@ pub struct EndpointSettings {
     /// else applies (`AWS_ENDPOINT_URL`, `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`) is each user's
     /// to say.
     pub signin_endpoint: Option<String>,
+    /// `AWS_USE_FIPS_ENDPOINT` (else the profile's `use_fips_endpoint`): `true` or not.
+    pub use_fips: Option<bool>,
+    /// `AWS_USE_DUALSTACK_ENDPOINT` (else the profile's `use_dualstack_endpoint`).
+    pub use_dualstack: Option<bool>,
+    /// `AWS_STS_REGIONAL_ENDPOINTS` (else the profile's `sts_regional_endpoints`): `regional`
+    /// (the default) or `legacy`.
+    pub sts_regional: Option<String>,
 }
 
 impl EndpointSettings {
@@ -274,6 +281,11 @@ impl Settings {
                 sso: get("AWS_ENDPOINT_URL_SSO"),
                 sso_oidc: get("AWS_ENDPOINT_URL_SSO_OIDC"),
                 signin_endpoint: get("AWS_ENDPOINT_URL_SIGNIN"),
+                // botocore's `ensure_boolean`: `true` in any case is true, anything else false.
+                use_fips: get("AWS_USE_FIPS_ENDPOINT").map(|v| v.eq_ignore_ascii_case("true")),
+                use_dualstack: get("AWS_USE_DUALSTACK_ENDPOINT")
+                    .map(|v| v.eq_ignore_ascii_case("true")),
+                sts_regional: get("AWS_STS_REGIONAL_ENDPOINTS"),
             },
             user: get("LOGNAME").or_else(|| get("USER")),
             home: env.home(),

@@ -51,22 +51,7 @@ impl Endpoint {
                 .or(profile_url)
         };
         let Some((url, origin)) = configured else {
-            let partition = crate::partition::Partition::of_region(region);
-            let url = match region {
-                Some(r) => format!("https://sts.{r}.{}/", partition.dns_suffix()),
-                None => "https://sts.amazonaws.com/".to_string(),
-            };
-            let origin = if region.is_some() {
-                "the region"
-            } else {
-                "no region: the global endpoint"
-            };
-            return Ok(Endpoint {
-                url,
-                region: signing,
-                origin: origin.to_string(),
-                partition: Some(partition.id()),
-            });
+            return aws_endpoint(env, region);
         };
         Ok(Endpoint {
             url: check_url(url)?,
@@ -84,6 +69,92 @@ impl Endpoint {
             None => format!("{} {}", self.url, self.region),
         }
     }
+}
+
+/// The regions whose `legacy` endpoint is the global one (botocore's STS endpoint rules,
+/// `UseGlobalEndpoint`).
+const LEGACY_GLOBAL: &[&str] = &[
+    "ap-northeast-1",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "aws-global",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// AWS's own endpoint for `region`, as botocore's STS endpoint rules (`endpoint-rule-set-1`)
+/// choose it: FIPS (`sts-fips.`; in aws-us-gov the regional endpoints are FIPS already),
+/// dual-stack (the partition's `dualStackDnsSuffix`), both, or with `sts_regional_endpoints =
+/// legacy` the global endpoint for the regions that had it (signed for us-east-1); else
+/// `sts.REGION.dnsSuffix`. No region: the global endpoint (with FIPS or dual-stack,
+/// us-east-1's).
+fn aws_endpoint(env: &EndpointSettings, region: Option<&str>) -> Result<Endpoint> {
+    use crate::partition::Partition;
+    let (fips, dualstack) = (
+        env.use_fips.unwrap_or(false),
+        env.use_dualstack.unwrap_or(false),
+    );
+    let legacy = match env.sts_regional.as_deref() {
+        None | Some("regional") => false,
+        Some("legacy") => true,
+        Some(other) => {
+            return Err(Error::Setting(format!(
+                "sts_regional_endpoints (or AWS_STS_REGIONAL_ENDPOINTS) is '{}': it must be regional or legacy",
+                clean(other, 40)
+            )));
+        }
+    };
+    let partition = Partition::of_region(region);
+    let global = |r: &&str| legacy && !fips && !dualstack && LEGACY_GLOBAL.contains(r);
+    let named = region.filter(|r| !global(r));
+    let (url, origin) = match (named, fips || dualstack) {
+        (None, false) => (
+            "https://sts.amazonaws.com/".to_string(),
+            if region.is_some() {
+                "sts_regional_endpoints = legacy: the global endpoint"
+            } else {
+                "no region: the global endpoint"
+            },
+        ),
+        (r, _) => {
+            let r = r.unwrap_or("us-east-1");
+            let suffix = match dualstack {
+                true => partition.dual_stack_dns_suffix(),
+                false => partition.dns_suffix(),
+            };
+            let host = match (fips, partition) {
+                (true, Partition::AwsUsGov) if !dualstack => "sts",
+                (true, _) => "sts-fips",
+                (false, _) => "sts",
+            };
+            let origin = match (fips, dualstack) {
+                (true, true) => "the region, FIPS and dual-stack",
+                (true, false) => "the region, FIPS",
+                (false, true) => "the region, dual-stack",
+                (false, false) => "the region",
+            };
+            (format!("https://{host}.{r}.{suffix}/"), origin)
+        }
+    };
+    Ok(Endpoint {
+        url,
+        region: region
+            .filter(|_| named.is_some() || fips || dualstack)
+            .unwrap_or("us-east-1")
+            .to_string(),
+        origin: origin.to_string(),
+        partition: Some(partition.id()),
+    })
 }
 
 /// Accepts `https://` anywhere and `http://` only for loopback hosts, judged as every URL
