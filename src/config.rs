@@ -63,6 +63,9 @@ impl FileRead {
             (Some(_), false) => "has no profile",
             (Some(_), true) => "was read",
         };
+        if self.path.as_os_str().is_empty() {
+            return format!("no file ({} is set but empty)", self.from);
+        }
         format!("{}{from} {state}", self.path.display())
     }
 }

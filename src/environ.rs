@@ -35,7 +35,7 @@ impl Environ {
     }
 
     /// The value of `name` as set last, empty or not.
-    fn raw(&self, name: &str) -> Option<&OsString> {
+    pub fn raw(&self, name: &str) -> Option<&OsString> {
         let name = std::ffi::OsStr::new(name);
         let at = self
             .sorted

@@ -52,9 +52,13 @@ pub fn say_no_region(run: Run, profile: &str, got: &Got) {
         "default" => "[default]".to_string(),
         p => format!("[profile {p}]"),
     };
+    let file = &run.settings.files.config;
+    let file = match file.as_os_str().is_empty() {
+        true => "a config file (AWS_CONFIG_FILE is empty)".to_string(),
+        false => file.display().to_string(),
+    };
     run.log.warn(format_args!(
-        "no region for '{profile}', so the command gets no AWS_REGION and most AWS commands will fail; add region = REGION to {section} in {}, or pass --region or set AWS_REGION",
-        run.settings.files.config.display()
+        "no region for '{profile}', so the command gets no AWS_REGION and most AWS commands will fail; add region = REGION to {section} in {file}, or pass --region or set AWS_REGION",
     ));
 }
 

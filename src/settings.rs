@@ -351,8 +351,11 @@ impl Files {
         } else {
             "HOME is unset"
         };
+        // Set but empty: botocore reads no file at all (`load_config('')` finds none), where
+        // an unset variable means the default file.
         let path = |name: &'static str, file: &str| match env.path(name) {
             Some(p) => (expand_path(p, env), name),
+            None if env.raw(name).is_some() => (PathBuf::new(), name),
             None => (aws_dir.join(file), default),
         };
         let (config, config_from) = path("AWS_CONFIG_FILE", "config");

@@ -711,3 +711,56 @@ fn fips_dual_stack_and_legacy_endpoints_are_botocores() {
         out.ok().stdout_has(&format!("STS endpoint {want}\n"));
     }
 }
+
+/// `AWS_CONFIG_FILE=` or `AWS_SHARED_CREDENTIALS_FILE=` (set, empty): botocore reads no file,
+/// where unset means the file under `~/.aws`. The AWS CLI then finds neither profile.
+#[test]
+fn an_empty_file_variable_reads_no_file_as_botocore() {
+    let sb = support::Sandbox::empty("http://127.0.0.1:9");
+    std::fs::create_dir_all(sb.home.join(".aws")).unwrap();
+    std::fs::write(
+        sb.home.join(".aws/config"),
+        "[profile k]\nregion = us-east-1\n",
+    )
+    .unwrap();
+    let creds = sb.home.join(".aws/credentials");
+    std::fs::write(&creds, format!("[k]\n{}", keys())).unwrap();
+    std::fs::set_permissions(&creds, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let botocore_finds = |var: &str| {
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import botocore.session as s; c = s.Session(profile='k').get_credentials(); print(c.access_key if c else None)",
+            ])
+            .env("HOME", &sb.home)
+            .env_remove("AWS_CONFIG_FILE")
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+            .env(var, "")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+            + &String::from_utf8_lossy(&out.stderr)
+    };
+    for var in ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"] {
+        let mut cmd = sb.command(&["env", "--no-session", "--format", "json", "k"]);
+        cmd.env_remove("AWS_CONFIG_FILE")
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+            .env(var, "");
+        let out = Out::of(&["env k", var], cmd.output().unwrap());
+        let botocore = botocore_finds(var);
+        if var == "AWS_SHARED_CREDENTIALS_FILE" {
+            // botocore finds the profile in the config but no keys: nor does mfarole.
+            assert!(botocore.starts_with("None"), "{botocore}");
+            out.code(125)
+                .one_error_line()
+                .stderr_has("profile 'k': has no credentials");
+        } else {
+            // The keys are in the credentials file; the config's region is not read.
+            assert!(botocore.starts_with("AKIAEXAMPLE"), "{botocore}");
+            out.ok()
+                .stdout_has("AKIAEXAMPLE")
+                .stderr_has("no region for 'k'")
+                .stderr_has("in a config file (AWS_CONFIG_FILE is empty)");
+        }
+    }
+}
