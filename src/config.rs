@@ -49,6 +49,8 @@ pub struct FileRead {
     pub mode: Option<u32>,
     /// Whether it holds any section.
     pub sections: bool,
+    /// Whether it holds a secret access key (`aws_secret_access_key = ...`).
+    pub holds_keys: bool,
 }
 
 impl FileRead {
@@ -112,18 +114,30 @@ impl Config {
         let has_sections = |text: Option<&str>| {
             text.is_some_and(|t| t.lines().any(|l| l.trim_start().starts_with('[')))
         };
+        // A secret key written in the file, for `list`'s warning about its mode.
+        let holds_keys = |text: Option<&str>| {
+            text.is_some_and(|t| {
+                t.lines().any(|l| {
+                    l.split_once('=').is_some_and(|(k, v)| {
+                        k.trim() == "aws_secret_access_key" && !v.trim().is_empty()
+                    })
+                })
+            })
+        };
         out.read = vec![
             FileRead {
                 path: files.config.clone(),
                 from: files.config_from,
                 mode: config_mode,
                 sections: has_sections(config.as_deref()),
+                holds_keys: holds_keys(config.as_deref()),
             },
             FileRead {
                 path: files.credentials.clone(),
                 from: files.credentials_from,
                 mode: credentials_mode,
                 sections: has_sections(credentials.as_deref()),
+                holds_keys: holds_keys(credentials.as_deref()),
             },
         ];
         Ok(out)

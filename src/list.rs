@@ -123,11 +123,17 @@ fn needs(chain: &Chain) -> String {
     }
 }
 
-/// A credentials file that others can read or write is flagged, as OpenSSH flags a private
-/// key file (it refuses one): it holds long-term keys.
+/// A file that holds a secret key (the credentials file, or the config file when keys were
+/// written there) and that others can read or write is flagged, as OpenSSH flags a private
+/// key file (it refuses one). Only regular files: `/dev/null` as an empty credentials file
+/// holds nothing.
 fn flag_open_files(config: &Config, log: &crate::log::Log) {
-    for file in config.files().iter().skip(1) {
-        if let Some(mode) = file.mode.filter(|m| m & 0o077 != 0) {
+    const REGULAR: u32 = 0o100000;
+    for file in config.files().iter().filter(|f| f.holds_keys) {
+        if let Some(mode) = file
+            .mode
+            .filter(|m| m & 0o170000 == REGULAR && m & 0o077 != 0)
+        {
             log.warn(format_args!(
                 "{} is open to others (mode {:o}) and holds your keys: run chmod 600 on it",
                 file.path.display(),

@@ -3,7 +3,7 @@
 //! `-d`, one profile in detail with `list PROFILE`, and a credentials file open to others
 //! flagged. moto as STS (auth enforced) makes the sessions.
 
-use crate::support::{Moto, Sandbox, rfc3339_in};
+use crate::support::{Moto, Out, Sandbox, rfc3339_in};
 use std::os::unix::fs::PermissionsExt;
 
 /// A fixed zone without summer time, so that the expected text does not depend on the date.
@@ -143,6 +143,26 @@ fn a_credentials_file_open_to_others_is_flagged() {
     ));
     set(0o600);
     let out = sb.run(&["list"]);
+    out.ok();
+    assert_eq!(out.stderr, "");
+    // The keys written in the config file instead, which is open; the credentials file is
+    // empty and open too: only the file that holds keys is named.
+    sb.write_config(
+        "[profile k]\naws_access_key_id = AKIAEXAMPLEEXAMPLE01\naws_secret_access_key = not-a-real-secret\n",
+    );
+    sb.write_credentials("");
+    set(0o644);
+    std::fs::set_permissions(&sb.config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = sb.run(&["list"]);
+    out.ok().one_error_line().stderr_has(&format!(
+        "mfarole: warning: {} is open to others (mode 644) and holds your keys",
+        sb.config.display()
+    ));
+    // /dev/null as the credentials file holds nothing.
+    let mut cmd = sb.command(&["list"]);
+    cmd.env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    std::fs::set_permissions(&sb.config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = Out::of(&["list"], cmd.output().unwrap());
     out.ok();
     assert_eq!(out.stderr, "");
 }
