@@ -71,12 +71,16 @@ pub fn parse_code(text: &str) -> Option<Code> {
 /// taken is not sent again: STS takes each code once. The cache keeps it
 /// (`src/cache/codes.rs`).
 pub trait CodeMemory {
-    /// Whether `code` is the one sent for this device moments ago.
+    /// Whether `code` is the one sent for this device moments ago (and not refused: it was
+    /// taken, or may have been).
     fn just_used(&self, code: &Code) -> bool;
+    /// Whether `code` is the one STS answered moments ago was wrong (or already used).
+    fn just_refused(&self, code: &Code) -> bool;
     /// Notes that `code` is being sent and may be taken: written before the request goes, so
     /// that a run killed while it waits for STS (a signal, `make` stopped) has noted it.
     fn sent(&self, code: &Code);
-    /// STS answered that `code` is wrong: it was not taken, so it is not remembered.
+    /// Notes that STS answered that `code` is wrong, so that a parallel run given the same
+    /// code (`make -j8` with `-t`) does not send it again.
     fn refused(&self, code: &Code);
 }
 
@@ -133,7 +137,7 @@ impl CodeSource<'_> {
     /// rejects a typed code as a wrong one. Codes from `--mfa-token` or `mfa_process` are not
     /// retried: the same source would give the same code. A code is remembered before it is
     /// sent ([`CodeMemory`]): whatever happens next (an answer, a 5xx, no answer, a signal
-    /// that ends the run) it may have been taken, unless STS answers that it is wrong.
+    /// that ends the run) it may have been taken; a code STS answers is wrong is noted so.
     pub fn with_code<T>(&self, mut call: impl FnMut(&Code) -> Result<T>) -> Result<T> {
         let mut again: Option<String> = None;
         let mut attempt = 1;
@@ -182,10 +186,23 @@ impl CodeSource<'_> {
                 }
                 other => other?,
             };
-            if !self.memory.is_some_and(|m| m.just_used(&code)) {
+            let (used, refused) = self.memory.map_or((false, false), |m| {
+                (m.just_used(&code), m.just_refused(&code))
+            });
+            if !used && !refused {
                 return Ok(code);
             }
             match self.origin() {
+                // Sent as given, unless STS has just called it wrong (parallel runs with the
+                // same `-t`, one after the other under the device's lock).
+                Origin::Flag if refused => {
+                    return Err(Error::Mfa(
+                        "STS rejected this --mfa-token code moments ago (wrong, or already used; another run sent it): pass the code your app shows now"
+                            .into(),
+                    ));
+                }
+                // Typed again after STS rejected it: the user's call, STS answers.
+                Origin::Flag | Origin::Prompt if !used => return Ok(code),
                 Origin::Flag => return Ok(code),
                 Origin::Prompt if reasks < REASKS => {
                     reasks += 1;
@@ -581,6 +598,9 @@ mod tests {
         }
         fn sent(&self, code: &Code) {
             self.sent.borrow_mut().push(code.as_str().to_string());
+        }
+        fn just_refused(&self, _: &Code) -> bool {
+            false
         }
         fn refused(&self, code: &Code) {
             self.sent.borrow_mut().retain(|c| c != code.as_str());

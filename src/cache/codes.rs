@@ -84,8 +84,8 @@ impl UsedCodes<'_> {
             .collect()
     }
 
-    /// The digest and time that the device's file holds, when it is ours and whole.
-    fn read(&self) -> Option<(String, u64)> {
+    /// The digest, time and refusal that the device's file holds, when it is ours and whole.
+    fn read(&self) -> Option<(String, u64, bool)> {
         let path = self.cache.path(&self.key(), "used")?;
         let (file, _) = open_ours(&path).ok()??;
         let mut text = String::new();
@@ -94,25 +94,25 @@ impl UsedCodes<'_> {
     }
 }
 
-impl CodeMemory for UsedCodes<'_> {
-    fn just_used(&self, code: &Code) -> bool {
-        let Some((digest, at)) = self.read() else {
-            return false;
-        };
+impl UsedCodes<'_> {
+    /// Whether the file notes `code` within [`JUST_USED`], and whether STS refused it.
+    fn recent(&self, code: &Code) -> Option<bool> {
+        let (digest, at, refused) = self.read()?;
         let now = unix_now();
         let recent = now.saturating_sub(at) < JUST_USED.as_secs() && at <= now + 5;
-        recent && digest == self.digest(code)
+        (recent && digest == self.digest(code)).then_some(refused)
     }
 
-    fn sent(&self, code: &Code) {
+    fn note(&self, code: &Code, refused: bool) {
         let Some(path) = self.cache.path(&self.key(), "used") else {
             return;
         };
         let text = format!(
-            "{MAGIC}\ndevice {}\ndigest {}\nat {}\n",
+            "{MAGIC}\ndevice {}\ndigest {}\nat {}\n{}",
             crate::error::clean(&self.serial, 2048),
             self.digest(code),
-            unix_now()
+            unix_now(),
+            if refused { "refused\n" } else { "" }
         );
         if let Err(e) = write_private(&path, text.as_bytes(), 0o600) {
             self.cache.log.verbose(format_args!(
@@ -122,17 +122,23 @@ impl CodeMemory for UsedCodes<'_> {
             ));
         }
     }
+}
+
+impl CodeMemory for UsedCodes<'_> {
+    fn just_used(&self, code: &Code) -> bool {
+        self.recent(code) == Some(false)
+    }
+
+    fn just_refused(&self, code: &Code) -> bool {
+        self.recent(code) == Some(true)
+    }
+
+    fn sent(&self, code: &Code) {
+        self.note(code, false);
+    }
 
     fn refused(&self, code: &Code) {
-        // Under the device's lock: the file holds this run's note, unless it could not be
-        // written, in which case it is left as it was.
-        if self
-            .read()
-            .is_some_and(|(digest, _)| digest == self.digest(code))
-            && let Some(path) = self.cache.path(&self.key(), "used")
-        {
-            let _ = std::fs::remove_file(path);
-        }
+        self.note(code, true);
     }
 }
 
@@ -143,8 +149,9 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// The file's digest and time, when it is whole and for `serial`.
-fn parse(text: &str, serial: &str) -> Option<(String, u64)> {
+/// The file's digest, time and whether STS refused the code, when it is whole and for
+/// `serial`.
+fn parse(text: &str, serial: &str) -> Option<(String, u64, bool)> {
     let mut lines = text.lines();
     if lines.next() != Some(MAGIC) {
         return None;
@@ -152,11 +159,16 @@ fn parse(text: &str, serial: &str) -> Option<(String, u64)> {
     let device = lines.next()?.strip_prefix("device ")?;
     let digest = lines.next()?.strip_prefix("digest ")?;
     let at = lines.next()?.strip_prefix("at ")?.parse().ok()?;
+    let refused = match lines.next() {
+        None => false,
+        Some("refused") => true,
+        Some(_) => return None,
+    };
     let whole = lines.next().is_none()
         && device == crate::error::clean(serial, 2048)
         && digest.len() == 32
         && digest.bytes().all(|b| b.is_ascii_hexdigit());
-    whole.then(|| (digest.to_string(), at))
+    whole.then(|| (digest.to_string(), at, refused))
 }
 
 #[cfg(test)]
@@ -212,12 +224,11 @@ mod tests {
         assert!(used.just_used(&a));
         cache.clear(None).unwrap();
         assert!(!file.exists());
-        // A code STS called wrong is forgotten; refusing another code leaves the note.
+        // A code STS called wrong is noted as refused.
         used.sent(&a);
-        used.refused(&b);
-        assert!(used.just_used(&a));
+        assert!(!used.just_refused(&a));
         used.refused(&a);
-        assert!(!used.just_used(&a) && !file.exists());
+        assert!(!used.just_used(&a) && used.just_refused(&a) && !used.just_refused(&b));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -494,3 +494,25 @@ fn codes_given_by_flag_may_be_grouped() {
     assert!(sent[1].contains("TokenCode=654321"), "{}", sent[1]);
     assert_eq!(sent.len(), 2);
 }
+
+/// `make -j8` with a `-t` code STS rejects: one request, not one per run that took the device's
+/// lock after the first had failed.
+#[test]
+fn a_rejected_flag_code_is_sent_once_by_parallel_runs() {
+    let fake = FakeSts::start(|_, _| mfa_rejected());
+    let sb = Sandbox::new(Moto::shared()).env("AWS_ENDPOINT_URL", &fake.url);
+    let outs = support::parallel(&sb, 8, &["exec", "-t", "000111", "jones", "--", "true"]);
+    for out in &outs {
+        out.code(125).one_error_line();
+    }
+    assert_eq!(fake.count(), 1, "the rejected code was sent again");
+    // A run that comes after says why it does not send the code.
+    sb.run(&["exec", "-t", "000111", "jones", "--", "true"])
+        .code(125)
+        .stderr_has("STS rejected this --mfa-token code moments ago");
+    assert_eq!(fake.count(), 1);
+    // Another code is sent.
+    sb.run(&["exec", "-t", "000222", "jones", "--", "true"])
+        .code(125);
+    assert_eq!(fake.count(), 2);
+}
