@@ -76,7 +76,8 @@ fn load_ca_bundle(path: &Path) -> Result<ureq::tls::RootCerts> {
     Ok(ureq::tls::RootCerts::new_with_certs(&certs))
 }
 
-/// Reads at most `limit` bytes of an answer.
+/// Reads an answer of at most `limit` bytes; a longer one is an error that says so (cut at
+/// the limit, it was reported as JSON that ended too soon).
 pub fn read_body(
     response: &mut ureq::http::Response<ureq::Body>,
     limit: u64,
@@ -85,8 +86,13 @@ pub fn read_body(
     response
         .body_mut()
         .as_reader()
-        .take(limit)
+        .take(limit + 1)
         .read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "the answer is longer than the limit ({limit} bytes)"
+        )));
+    }
     Ok(out)
 }
 
@@ -134,6 +140,21 @@ pub fn tls_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_past_the_limit_says_so() {
+        let answer = |len: usize| {
+            ureq::http::Response::builder()
+                .body(ureq::Body::builder().data(vec![b'x'; len]))
+                .unwrap()
+        };
+        assert_eq!(read_body(&mut answer(64), 64).unwrap().len(), 64);
+        let e = read_body(&mut answer(65), 64).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the answer is longer than the limit (64 bytes)"
+        );
+    }
 
     fn net(ca: Option<&str>) -> NetSettings {
         NetSettings {

@@ -362,7 +362,13 @@ fn execute(
             _ => cache.lock(&step.cache_key)?,
         };
         let since = resume.refresh.then_some(resume.started);
-        if let Some(hit) = cache.get_fresh(&step.cache_key, clock(), since) {
+        // Resuming, `resume_point` has looked at this step already and said why it is stale.
+        let again = resume.see.is_none() && !resume.refresh;
+        let hit = match again {
+            true => cache.get_fresh_again(&step.cache_key, clock(), since),
+            false => cache.get_fresh(&step.cache_key, clock(), since),
+        };
+        if let Some(hit) = hit {
             // Walking from the start, a hit is the cache's; resuming, another run's.
             match resume.see {
                 Some(_) => log.verbose(format_args!(

@@ -103,6 +103,27 @@ impl<'a> Cache<'a> {
         now: OffsetDateTime,
         since: Option<std::time::SystemTime>,
     ) -> Option<Issued> {
+        self.fresh(key, now, since, true)
+    }
+
+    /// [`Cache::get_fresh`] without the `-v` line about an entry too close to its expiry: for
+    /// a second look at a step once its lock is held (the first look said it).
+    pub fn get_fresh_again(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        since: Option<std::time::SystemTime>,
+    ) -> Option<Issued> {
+        self.fresh(key, now, since, false)
+    }
+
+    fn fresh(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        since: Option<std::time::SystemTime>,
+        say: bool,
+    ) -> Option<Issued> {
         if let Some(since) = since {
             let written = fs::metadata(self.path(key, "cred")?)
                 .ok()?
@@ -117,6 +138,9 @@ impl<'a> Cache<'a> {
         if expires - self.margin > now {
             Some(issued)
         } else {
+            if !say {
+                return None;
+            }
             self.log.verbose(format_args!(
                 "cached credentials expire at {} (within the {}s margin): getting new ones",
                 show_time(expires),

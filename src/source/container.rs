@@ -159,8 +159,12 @@ fn once(
         }
     };
     let status = response.status().as_u16();
-    let body = super::read_body(&mut response)
-        .map_err(|e| format!("answer from {url} broke off: {}", crate::error::io_text(&e)))?;
+    let body = super::read_body(&mut response).map_err(|e| {
+        format!(
+            "answer from {url} could not be read whole: {}",
+            crate::error::io_text(&e)
+        )
+    })?;
     if status == 200 {
         let credentials = super::parse_credentials(&body, OffsetDateTime::now_utc())
             .map_err(|why| format!("at {url} {why}"))?;

@@ -413,3 +413,23 @@ fn ctrl_c_at_the_prompt_ends_the_whole_build() {
     sb.run(&["exec", "-t", "123456", "session-only", "--", "true"])
         .ok();
 }
+
+/// `-v` says once why a cached step is not used (it looked twice: resuming, then under the
+/// step's lock), not twice per run or per renewal of `exec --server`.
+#[test]
+fn a_stale_entry_is_explained_once() {
+    let moto = Moto::start();
+    let sb = Sandbox::new(&moto);
+    sb.run(&["exec", "smith", "--", "true"]).ok();
+    let mut cmd = sb.command(&["exec", "-v", "smith", "--", "true"]);
+    cmd.env("MFAROLE_REFRESH_MARGIN", "13h");
+    let out = support::Out::of(&["exec -v"], cmd.output().unwrap());
+    out.ok();
+    assert_eq!(
+        out.stderr.matches("getting new ones").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(moto.count("GetSessionToken"), 2);
+}
