@@ -203,7 +203,8 @@ fn fetch(
     }
     let agent = crate::net::agent(net, Route::Local(imds.timeout))?;
     let base = &imds.endpoint;
-    let where_ = || {
+    // "Not on EC2?" only when nothing answered: a service that answered is there.
+    let unanswered = || {
         format!(
             "at {base} ({}s timeout, {} attempt{}); not on EC2? set AWS_EC2_METADATA_SERVICE_ENDPOINT or use another credential_source",
             imds.timeout.as_secs_f64(),
@@ -211,6 +212,7 @@ fn fetch(
             if imds.attempts == 1 { "" } else { "s" }
         )
     };
+    let where_ = || format!("at {base}");
     let session = Session {
         imds,
         agent: &agent,
@@ -218,7 +220,7 @@ fn fetch(
     };
     let ask = |method: &str, path: &str, token: Option<&str>| session.ask(method, path, token);
     let (status, token) = ask("PUT", "/latest/api/token", None)
-        .map_err(|why| fail(format!("gave no session token: {why} {}", where_())))?;
+        .map_err(|why| fail(format!("gave no session token: {why} {}", unanswered())))?;
     if status != 200 {
         return Err(fail(format!(
             "refused a session token (status {status}) {}; mfarole uses IMDSv2 only",
@@ -228,7 +230,8 @@ fn fetch(
     let token = String::from_utf8(token)
         .ok()
         .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty() && !t.contains(['\r', '\n']))
+        // IMDS's tokens are about 56 characters; one of kilobytes is not IMDS's.
+        .filter(|t| !t.is_empty() && t.len() <= 1024 && !t.chars().any(char::is_control))
         .ok_or_else(|| {
             fail(format!(
                 "gave a session token that is not usable {}",
@@ -237,14 +240,21 @@ fn fetch(
         })?;
     let path = "/latest/meta-data/iam/security-credentials/";
     let (status, names) =
-        ask("GET", path, Some(&token)).map_err(|why| fail(format!("{why} {}", where_())))?;
+        ask("GET", path, Some(&token)).map_err(|why| fail(format!("{why} {}", unanswered())))?;
     let role = String::from_utf8_lossy(&names)
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
         .map(str::to_string);
     let role = match (status, role) {
-        (200, Some(r)) if !r.contains(['/', '?', '#']) => r,
+        (200, Some(r)) if is_role_name(&r) => r,
+        (200, Some(r)) => {
+            return Err(fail(format!(
+                "gave a role name that is not an IAM role name ('{}') {}",
+                crate::error::clean(&r, 64),
+                where_()
+            )));
+        }
         (404, _) | (200, None) => {
             return Err(fail(format!(
                 "has no IAM role for this instance {}",
@@ -254,7 +264,7 @@ fn fetch(
         (s, _) => return Err(fail(format!("answered {s} for the role name {}", where_()))),
     };
     let (status, body) = ask("GET", &format!("{path}{role}"), Some(&token))
-        .map_err(|why| fail(format!("{why} {}", where_())))?;
+        .map_err(|why| fail(format!("{why} {}", unanswered())))?;
     if status != 200 {
         return Err(fail(format!(
             "answered {status} for the credentials of role {} {}",
@@ -268,4 +278,41 @@ fn fetch(
         credentials,
         arn: None,
     })
+}
+
+/// An IAM role name: 1–64 of letters, digits and `+=,.@_-` (IAM API reference, `roleNameType`).
+/// Anything else (`../x`, a space, a control character) is not one, and would change the
+/// path of the next request.
+fn is_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+        && name.bytes().any(|b| b != b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_iam_role_names_make_the_next_path() {
+        for ok in ["web", "my-role_1", "a+b=c,d.e@f", &"r".repeat(64)] {
+            assert!(is_role_name(ok), "{ok}");
+        }
+        let long = "r".repeat(65);
+        for bad in [
+            "",
+            "..",
+            ".",
+            "../../evil",
+            "a b",
+            "a\x1b[31m",
+            "a/b",
+            "a?b",
+            &long,
+        ] {
+            assert!(!is_role_name(bad), "{bad}");
+        }
+    }
 }
