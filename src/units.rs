@@ -81,10 +81,7 @@ fn session_name_byte(b: u8) -> bool {
 /// (STS API reference, GetFederationToken: `[\w+=,.@-]*`, length 2–32). A longer name keeps
 /// its end, where the default name's time stamp is, and as much of its start as fits.
 pub fn federation_name(session_name: &str) -> String {
-    let clean: String = session_name
-        .bytes()
-        .map(|b| if session_name_byte(b) { b as char } else { '-' })
-        .collect();
+    let clean = session_name_chars(session_name);
     let name = if clean.len() <= 32 {
         clean
     } else {
@@ -98,13 +95,20 @@ pub fn federation_name(session_name: &str) -> String {
     }
 }
 
+/// `text` with each character STS does not allow in a session name as `-`: one a character,
+/// not one a byte of its UTF-8 (`é` was `--`).
+fn session_name_chars(text: &str) -> String {
+    text.chars()
+        .map(|c| match u8::try_from(c) {
+            Ok(b) if session_name_byte(b) => c,
+            _ => '-',
+        })
+        .collect()
+}
+
 /// The seed document's `$LOGNAME-YYYY-MM-DD-HH-MM-SS`, cleaned to what STS allows.
 pub fn default_session_name(user: Option<&str>, now: OffsetDateTime) -> String {
-    let user: String = user
-        .unwrap_or("mfarole")
-        .bytes()
-        .map(|b| if session_name_byte(b) { b as char } else { '-' })
-        .collect();
+    let user = session_name_chars(user.unwrap_or("mfarole"));
     let user = if user.is_empty() {
         "mfarole".into()
     } else {
@@ -167,7 +171,7 @@ mod tests {
         );
         assert_eq!(
             default_session_name(Some("Jöne s/x"), now),
-            "J--ne-s-x-2026-11-24-19-05-09"
+            "J-ne-s-x-2026-11-24-19-05-09"
         );
         assert_eq!(
             default_session_name(None, now),
