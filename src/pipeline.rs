@@ -403,25 +403,31 @@ fn execute(
         signer_cached = None;
         fill_account(step, current.as_ref(), &mut issued.credentials);
         log_done(log, i, &issued);
-        if let Action::Fetch { source, .. } = &step.action
-            && !source.cached()
-        {
-            // The source's own file is the cache (an `aws login` session).
-            log.verbose(format_args!(
-                "step {} not cached: its source keeps its own",
-                i + 1
-            ));
-        } else if issued.credentials.expiration.is_some() {
-            cache.put(&step.cache_key, &issued);
-        } else {
-            // Long-term keys (from a credential_process) are never written to disk.
-            log.verbose(format_args!("step {} not cached: long-term keys", i + 1));
-        }
+        keep(cache, log, i, step, &issued);
         see_source(resume, step, &issued.credentials)?;
         current = Some(issued.credentials);
     }
     // By construction: a source that is not known has a fetch step.
     Ok(current.expect("a plan whose source is fetched has a first step"))
+}
+
+/// Writes step `i`'s result to the cache, unless its source keeps its own or it is long-term
+/// keys.
+fn keep(cache: &Cache, log: &Log, i: usize, step: &Step, issued: &Issued) {
+    if let Action::Fetch { source, .. } = &step.action
+        && !source.cached()
+    {
+        // The source's own file is the cache (an `aws login` session).
+        log.verbose(format_args!(
+            "step {} not cached: its source keeps its own",
+            i + 1
+        ));
+    } else if issued.credentials.expiration.is_some() {
+        cache.put(&step.cache_key, issued);
+    } else {
+        // Long-term keys (from a credential_process) are never written to disk.
+        log.verbose(format_args!("step {} not cached: long-term keys", i + 1));
+    }
 }
 
 /// STS refused a request signed with a cached session as expired or unknown

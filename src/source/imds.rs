@@ -241,28 +241,7 @@ fn fetch(
     let path = "/latest/meta-data/iam/security-credentials/";
     let (status, names) =
         ask("GET", path, Some(&token)).map_err(|why| fail(format!("{why} {}", unanswered())))?;
-    let role = String::from_utf8_lossy(&names)
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(str::to_string);
-    let role = match (status, role) {
-        (200, Some(r)) if is_role_name(&r) => r,
-        (200, Some(r)) => {
-            return Err(fail(format!(
-                "gave a role name that is not an IAM role name ('{}') {}",
-                crate::error::clean(&r, 64),
-                where_()
-            )));
-        }
-        (404, _) | (200, None) => {
-            return Err(fail(format!(
-                "has no IAM role for this instance {}",
-                where_()
-            )));
-        }
-        (s, _) => return Err(fail(format!("answered {s} for the role name {}", where_()))),
-    };
+    let role = role_name(status, &names).map_err(|why| fail(format!("{why} {}", where_())))?;
     let (status, body) = ask("GET", &format!("{path}{role}"), Some(&token))
         .map_err(|why| fail(format!("{why} {}", unanswered())))?;
     if status != 200 {
@@ -278,6 +257,24 @@ fn fetch(
         credentials,
         arn: None,
     })
+}
+
+/// The instance's role, from the answer to `GET .../security-credentials/` (its first line).
+fn role_name(status: u16, names: &[u8]) -> std::result::Result<String, String> {
+    let role = String::from_utf8_lossy(names)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string);
+    match (status, role) {
+        (200, Some(r)) if is_role_name(&r) => Ok(r),
+        (200, Some(r)) => Err(format!(
+            "gave a role name that is not an IAM role name ('{}')",
+            crate::error::clean(&r, 64)
+        )),
+        (404, _) | (200, None) => Err("has no IAM role for this instance".into()),
+        (s, _) => Err(format!("answered {s} for the role name")),
+    }
 }
 
 /// An IAM role name: 1–64 of letters, digits and `+=,.@_-` (IAM API reference, `roleNameType`).

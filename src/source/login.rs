@@ -227,23 +227,21 @@ fn fetch(login: &Login, ctx: &Fetch) -> std::result::Result<Issued, Why> {
                 ));
                 return Ok(session.issued());
             }
-            Err(Refusal::Unusable(why)) => {
-                return Err(Why::Login(format!(
-                    "expired at {} and cannot be refreshed: {why}",
-                    crate::cache::show_time(session.expires_at)
-                )));
-            }
-            Err(Refusal::Failed(why)) => {
-                return Err(Why::Other(format!(
-                    "expired at {} and cannot be refreshed: {why}",
-                    crate::cache::show_time(session.expires_at)
-                )));
-            }
+            // Only a new `aws login` writes a usable key; the rest may pass.
+            Err(Refusal::Unusable(why)) => return Err(Why::Login(unrefreshable(&session, &why))),
+            Err(Refusal::Failed(why)) => return Err(Why::Other(unrefreshable(&session, &why))),
         }
     }
     Err(Why::Login(
         "was refused: the sign-in service no longer takes its refresh token (INVALID_REQUEST), and no other program has refreshed it".into(),
     ))
+}
+
+fn unrefreshable(session: &Session, why: &str) -> String {
+    format!(
+        "expired at {} and cannot be refreshed: {why}",
+        crate::cache::show_time(session.expires_at)
+    )
 }
 
 /// The login cache file: what mfarole needs of it, and the whole of it as JSON, so that a
