@@ -78,7 +78,12 @@ pub enum Error {
         excerpt: String,
     },
     /// Another mfarole held the lock for a step longer than we wait.
-    LockTimeout { path: PathBuf, seconds: u64 },
+    /// `prompt`: the step needs an MFA code, so the holder may be waiting at its prompt.
+    LockTimeout {
+        path: PathBuf,
+        seconds: u64,
+        prompt: bool,
+    },
     /// The run that held this step's lock, which this run waited for, failed: the same
     /// message and status, at once, instead of repeating its prompt or its retries.
     Shared { code: u8, message: String },
@@ -334,10 +339,18 @@ impl fmt::Display for Error {
                     write!(f, ": \"{excerpt}\"")
                 }
             }
-            Error::LockTimeout { path, seconds } => write!(
+            Error::LockTimeout {
+                path,
+                seconds,
+                prompt,
+            } => write!(
                 f,
-                "gave up after {seconds}s waiting for another mfarole holding {}; set MFAROLE_LOCK_TIMEOUT to wait longer",
-                path.display()
+                "gave up after {seconds}s waiting for another mfarole holding {}{}; set MFAROLE_LOCK_TIMEOUT to wait longer",
+                path.display(),
+                match prompt {
+                    true => ", which may be waiting for an MFA code at its prompt (answer it there)",
+                    false => "",
+                }
             ),
             Error::Quoting { error, quote } => write!(f, "{error}: {quote}"),
             Error::Exec { program, source } => match source.kind() {

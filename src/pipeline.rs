@@ -355,12 +355,7 @@ fn execute(
     // The step whose cached credentials sign the next request, if they came from the cache.
     let mut signer_cached = start.checked_sub(1);
     for (i, step) in plan.steps.iter().enumerate().skip(start) {
-        let lock = match &step.action {
-            // A source whose own file is its cache locks that file itself, and only when it
-            // must refresh: waiting here would queue runs that hold usable credentials.
-            Action::Fetch { source, .. } if !source.cached() => None,
-            _ => cache.lock(&step.cache_key)?,
-        };
+        let lock = lock_step(cache, step)?;
         let since = resume.refresh.then_some(resume.started);
         // Resuming, `resume_point` has looked at this step already and said why it is stale.
         let again = resume.see.is_none() && !resume.refresh;
@@ -409,6 +404,24 @@ fn execute(
     }
     // By construction: a source that is not known has a fetch step.
     Ok(current.expect("a plan whose source is fetched has a first step"))
+}
+
+/// Takes `step`'s lock, waiting for a run that holds it. A source whose own file is its cache
+/// locks that file itself, and only when it must refresh: waiting here would queue runs that
+/// hold usable credentials. Giving up on a step that needs an MFA code says that the holder
+/// may be at its prompt.
+fn lock_step(cache: &Cache, step: &Step) -> Result<Option<crate::cache::Lock>> {
+    match &step.action {
+        Action::Fetch { source, .. } if !source.cached() => Ok(None),
+        _ => cache.lock(&step.cache_key).map_err(|e| match e {
+            Error::LockTimeout { path, seconds, .. } => Error::LockTimeout {
+                path,
+                seconds,
+                prompt: step.mfa.is_some(),
+            },
+            other => other,
+        }),
+    }
 }
 
 /// Writes step `i`'s result to the cache, unless its source keeps its own or it is long-term

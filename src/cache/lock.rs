@@ -81,6 +81,7 @@ impl Cache<'_> {
                     return Err(Error::LockTimeout {
                         path,
                         seconds: timeout.as_secs(),
+                        prompt: false,
                     });
                 }
                 std::thread::sleep(Duration::from_millis(25));

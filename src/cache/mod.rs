@@ -10,6 +10,7 @@
 mod codes;
 mod entry;
 mod lock;
+pub use lock::Lock;
 mod trust;
 
 use std::cell::Cell;

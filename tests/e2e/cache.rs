@@ -373,7 +373,8 @@ fn a_waiter_gives_up_and_a_dead_holder_blocks_nobody() {
     let out = sb.run(&["exec", "-t", "123456", "jones", "--", "true"]);
     out.code(125)
         .one_error_line()
-        .stderr_has("gave up after 1s waiting for another mfarole");
+        .stderr_has("gave up after 1s waiting for another mfarole")
+        .stderr_has("which may be waiting for an MFA code at its prompt (answer it there)");
     assert!(started.elapsed() < Duration::from_secs(5));
     // The holder dies without releasing anything by hand: the kernel drops its lock.
     drop(holder);
