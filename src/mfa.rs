@@ -265,9 +265,11 @@ fn no_terminal(serial: &str, profile: &str) -> Error {
 /// Ctrl-C at the prompt is read as a key ([`prompt`] turns `ISIG` off so that it restores the
 /// terminal itself), so the terminal signalled no one. This passes it on as the terminal would
 /// have: SIGINT to the terminal's foreground process group, when this run is in it (`make -j`,
-/// a script, a shell's job), so that one Ctrl-C ends a whole build, as at ssh's or sudo's
-/// prompt; before, `make -k -j8` went on and the next job asked again. This process itself
-/// ignores it: its status stays 130 ("Exit status"). Called once the error is said.
+/// a script, a shell's job), so that one Ctrl-C ends a whole build; before, `make -k -j8` went
+/// on and the next job asked again. Then mfarole ends by SIGINT itself, as sudo does after its
+/// prompt: a shell shows status 130, and bash stops a script only when its child died of
+/// SIGINT (an exit with 130 lets the script go on to its next line). Called once the error is
+/// said; returns (and `main` exits 130) when this run is not in the terminal's foreground job.
 pub fn pass_interrupt_on() {
     let Ok(tty) = File::open("/dev/tty") else {
         return;
@@ -279,8 +281,10 @@ pub fn pass_interrupt_on() {
         return;
     }
     let ignored = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    if signal_hook::flag::register(signal_hook::consts::SIGINT, ignored).is_ok() {
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::INT);
+    if signal_hook::flag::register(signal_hook::consts::SIGINT, ignored).is_ok()
+        && rustix::process::kill_process_group(group, rustix::process::Signal::INT).is_ok()
+    {
+        let _ = signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGINT);
     }
 }
 

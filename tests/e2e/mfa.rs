@@ -516,3 +516,25 @@ fn a_rejected_flag_code_is_sent_once_by_parallel_runs() {
         .code(125);
     assert_eq!(fake.count(), 2);
 }
+
+/// A script that runs mfarole stops at a Ctrl-C at its prompt, as at any other Ctrl-C: bash
+/// goes on after a child that exited 130, and stops only when it died of SIGINT.
+#[test]
+fn ctrl_c_at_the_prompt_stops_the_script_around_it() {
+    let sb = Sandbox::new(Moto::shared());
+    let after = sb.dir.path().join("after");
+    let script = format!(
+        "{} exec jones -- true 2> {}; touch {}",
+        support::BIN,
+        sh_quote(sb.dir.path().join("err").to_str().unwrap()),
+        sh_quote(after.to_str().unwrap())
+    );
+    let tmux = Tmux::start(&sb, "script", &format!("bash -c {}", sh_quote(&script)));
+    tmux.wait_screen("Enter MFA code", Duration::from_secs(20));
+    tmux.keys(&["C-c"]);
+    assert_eq!(tmux.status(Duration::from_secs(10)), 130);
+    assert!(!after.exists(), "the script went on after the Ctrl-C");
+    assert!(read(&sb, "err").contains("mfarole: interrupted"));
+    let stty = tmux.stty();
+    assert!(stty.split_whitespace().any(|w| w == "echo"), "{stty}");
+}
