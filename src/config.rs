@@ -258,6 +258,7 @@ impl Config {
                 .iter()
                 .find_map(|p| p.get(key).map(|v| (p.name.clone(), v.to_string())))
         };
+        let own = |key: &str| visited.first().and_then(|p| p.get(key)).map(str::to_string);
         let mfa = first("mfa_serial").map(|(profile, serial)| {
             // The device's own profile's mfa_process first, then the first in the chain.
             let process = visited
@@ -290,11 +291,11 @@ impl Config {
             endpoint: self.endpoint(&visited)?,
             ignore_configured_endpoint_urls: first("ignore_configured_endpoint_urls")
                 .is_some_and(|(_, v)| v.eq_ignore_ascii_case("true")),
-            use_fips_endpoint: first("use_fips_endpoint")
-                .map(|(_, v)| v.eq_ignore_ascii_case("true")),
-            use_dualstack_endpoint: first("use_dualstack_endpoint")
-                .map(|(_, v)| v.eq_ignore_ascii_case("true")),
-            sts_regional_endpoints: first("sts_regional_endpoints").map(|(_, v)| v),
+            // The profile named only, as botocore reads them (from its session's profile).
+            use_fips_endpoint: own("use_fips_endpoint").map(|v| v.eq_ignore_ascii_case("true")),
+            use_dualstack_endpoint: own("use_dualstack_endpoint")
+                .map(|v| v.eq_ignore_ascii_case("true")),
+            sts_regional_endpoints: own("sts_regional_endpoints"),
             duration,
             notes,
         })
@@ -590,8 +591,8 @@ pub struct Chain {
     pub endpoint: Option<ConfiguredUrl>,
     /// `ignore_configured_endpoint_urls = true`, the first along the chain.
     pub ignore_configured_endpoint_urls: bool,
-    /// `use_fips_endpoint`, `use_dualstack_endpoint` and `sts_regional_endpoints`, each the
-    /// first along the chain (the environment's variables win: [`crate::sts::Endpoint`]).
+    /// `use_fips_endpoint`, `use_dualstack_endpoint` and `sts_regional_endpoints` of the
+    /// target profile (the environment's variables win: [`crate::sts::Endpoint`]).
     pub use_fips_endpoint: Option<bool>,
     pub use_dualstack_endpoint: Option<bool>,
     pub sts_regional_endpoints: Option<String>,

@@ -257,6 +257,8 @@ impl Settings {
     /// Reads and checks every setting. Errors name the variable and say what to do.
     pub fn from_env(env: &Environ) -> Result<Settings> {
         let get = |name: &str| env.get(name).map(str::to_string);
+        // Set, even to nothing: for the variables botocore reads so.
+        let set = |name: &str| env.raw(name).map(|v| v.to_string_lossy().into_owned());
         Ok(Settings {
             files: Files::from_env(env),
             cache: CacheSettings::from_env(env)?,
@@ -281,11 +283,14 @@ impl Settings {
                 sso: get("AWS_ENDPOINT_URL_SSO"),
                 sso_oidc: get("AWS_ENDPOINT_URL_SSO_OIDC"),
                 signin_endpoint: get("AWS_ENDPOINT_URL_SIGNIN"),
-                // botocore's `ensure_boolean`: `true` in any case is true, anything else false.
-                use_fips: get("AWS_USE_FIPS_ENDPOINT").map(|v| v.eq_ignore_ascii_case("true")),
-                use_dualstack: get("AWS_USE_DUALSTACK_ENDPOINT")
+                // botocore's `ensure_boolean`: `true` in any case is true, anything else false,
+                // empty too (set, it wins over the profile's setting).
+                use_fips: set("AWS_USE_FIPS_ENDPOINT").map(|v| v.eq_ignore_ascii_case("true")),
+                use_dualstack: set("AWS_USE_DUALSTACK_ENDPOINT")
                     .map(|v| v.eq_ignore_ascii_case("true")),
-                sts_regional: get("AWS_STS_REGIONAL_ENDPOINTS"),
+                // Set but empty: the default, `regional`, over the profile's setting.
+                sts_regional: set("AWS_STS_REGIONAL_ENDPOINTS")
+                    .map(|v| if v.is_empty() { "regional".into() } else { v }),
             },
             user: get("LOGNAME").or_else(|| get("USER")),
             home: env.home(),

@@ -115,13 +115,18 @@ fn aws_endpoint(env: &EndpointSettings, region: Option<&str>) -> Result<Endpoint
         }
     };
     let partition = Partition::of_region(region);
-    let global = |r: &&str| legacy && !fips && !dualstack && LEGACY_GLOBAL.contains(r);
+    // `aws-global` names the global endpoint in either mode.
+    let global = |r: &&str| {
+        !fips && !dualstack && (*r == "aws-global" || legacy && LEGACY_GLOBAL.contains(r))
+    };
     let named = region.filter(|r| !global(r));
     let (url, origin) = match (named, fips || dualstack) {
         (None, false) => (
             "https://sts.amazonaws.com/".to_string(),
-            if region.is_some() {
+            if region.is_some_and(|r| r != "aws-global") {
                 "sts_regional_endpoints = legacy: the global endpoint"
+            } else if region.is_some() {
+                "region aws-global: the global endpoint"
             } else {
                 "no region: the global endpoint"
             },

@@ -652,6 +652,7 @@ fn fips_dual_stack_and_legacy_endpoints_are_botocores() {
         "eu-south-1",
         "us-gov-west-1",
         "cn-north-1",
+        "aws-global",
     ] {
         for fips in ["-", "true", "false"] {
             for dual in ["-", "true"] {
@@ -710,6 +711,33 @@ fn fips_dual_stack_and_legacy_endpoints_are_botocores() {
         let out = Out::of(&["list k"], cmd.output().unwrap());
         out.ok().stdout_has(&format!("STS endpoint {want}\n"));
     }
+    // Read from the profile named, not down the chain (botocore reads its session's profile);
+    // a variable set but empty is false, and wins over the profile.
+    sb.write_config(
+        "[profile src]\nuse_fips_endpoint = true\nsts_regional_endpoints = legacy\n\
+         [profile k]\nregion = us-west-2\nsource_profile = src\nrole_arn = arn:aws:iam::123456789012:role/r\n\
+         [profile f]\nregion = us-west-2\nuse_fips_endpoint = true\nsts_regional_endpoints = legacy\n",
+    );
+    sb.write_credentials(format!("[src]\n{k}[f]\n{k}", k = keys()));
+    let list = |profile: &str, vars: &[(&str, &str)]| {
+        let mut cmd = sb.command(&["list", profile]);
+        cmd.env_remove("AWS_ENDPOINT_URL")
+            .envs(vars.iter().copied());
+        Out::of(&["list", profile], cmd.output().unwrap())
+    };
+    list("k", &[])
+        .ok()
+        .stdout_has("STS endpoint https://sts.us-west-2.amazonaws.com/\n");
+    list("f", &[])
+        .ok()
+        .stdout_has("STS endpoint https://sts-fips.us-west-2.amazonaws.com/\n");
+    let empty = [
+        ("AWS_USE_FIPS_ENDPOINT", ""),
+        ("AWS_STS_REGIONAL_ENDPOINTS", ""),
+    ];
+    list("f", &empty)
+        .ok()
+        .stdout_has("STS endpoint https://sts.us-west-2.amazonaws.com/\n");
 }
 
 /// `AWS_CONFIG_FILE=` or `AWS_SHARED_CREDENTIALS_FILE=` (set, empty): botocore reads no file,
