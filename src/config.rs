@@ -114,12 +114,17 @@ impl Config {
         let has_sections = |text: Option<&str>| {
             text.is_some_and(|t| t.lines().any(|l| l.trim_start().starts_with('[')))
         };
-        // A secret key written in the file, for `list`'s warning about its mode.
+        // A secret written in the file, for `list`'s warning about its mode: a key as the
+        // parser reads it (any case, `=` or `:`).
         let holds_keys = |text: Option<&str>| {
             text.is_some_and(|t| {
                 t.lines().any(|l| {
-                    l.split_once('=').is_some_and(|(k, v)| {
-                        k.trim() == "aws_secret_access_key" && !v.trim().is_empty()
+                    l.split_once(['=', ':']).is_some_and(|(k, v)| {
+                        let k = k.trim().to_ascii_lowercase();
+                        matches!(
+                            k.as_str(),
+                            "aws_secret_access_key" | "aws_session_token" | "aws_security_token"
+                        ) && !v.trim().is_empty()
                     })
                 })
             })

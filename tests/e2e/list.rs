@@ -148,7 +148,7 @@ fn a_credentials_file_open_to_others_is_flagged() {
     // The keys written in the config file instead, which is open; the credentials file is
     // empty and open too: only the file that holds keys is named.
     sb.write_config(
-        "[profile k]\naws_access_key_id = AKIAEXAMPLEEXAMPLE01\naws_secret_access_key = not-a-real-secret\n",
+        "[profile k]\naws_access_key_id = AKIAEXAMPLEEXAMPLE01\nAWS_Secret_Access_Key: not-a-real-secret\n",
     );
     sb.write_credentials("");
     set(0o644);
