@@ -167,6 +167,29 @@ pub struct EndpointSettings {
 }
 
 impl EndpointSettings {
+    /// The endpoint variables, read once with the rest ([`Settings::from_env`]).
+    fn from_env(env: &Environ) -> EndpointSettings {
+        let get = |name: &str| env.get(name).map(str::to_string);
+        // Set, even to nothing: for the variables botocore reads so.
+        let set = |name: &str| env.raw(name).map(|v| v.to_string_lossy().into_owned());
+        EndpointSettings {
+            ignore_configured: env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"),
+            all: get("AWS_ENDPOINT_URL"),
+            sts: get("AWS_ENDPOINT_URL_STS"),
+            sso: get("AWS_ENDPOINT_URL_SSO"),
+            sso_oidc: get("AWS_ENDPOINT_URL_SSO_OIDC"),
+            signin_endpoint: get("AWS_ENDPOINT_URL_SIGNIN"),
+            // botocore's `ensure_boolean`: `true` in any case is true, anything else false,
+            // empty too (set, it wins over the profile's setting).
+            use_fips: set("AWS_USE_FIPS_ENDPOINT").map(|v| v.eq_ignore_ascii_case("true")),
+            use_dualstack: set("AWS_USE_DUALSTACK_ENDPOINT")
+                .map(|v| v.eq_ignore_ascii_case("true")),
+            // Set but empty: the default, `regional`, over the profile's setting.
+            sts_regional: set("AWS_STS_REGIONAL_ENDPOINTS")
+                .map(|v| if v.is_empty() { "regional".into() } else { v }),
+        }
+    }
+
     /// The URL configured for one service (`AWS_ENDPOINT_URL_<SERVICE>`, else
     /// `AWS_ENDPOINT_URL`), unless configured URLs are ignored.
     pub fn configured<'a>(&'a self, service: Option<&'a str>) -> Option<&'a str> {
@@ -257,8 +280,6 @@ impl Settings {
     /// Reads and checks every setting. Errors name the variable and say what to do.
     pub fn from_env(env: &Environ) -> Result<Settings> {
         let get = |name: &str| env.get(name).map(str::to_string);
-        // Set, even to nothing: for the variables botocore reads so.
-        let set = |name: &str| env.raw(name).map(|v| v.to_string_lossy().into_owned());
         Ok(Settings {
             files: Files::from_env(env),
             cache: CacheSettings::from_env(env)?,
@@ -276,22 +297,7 @@ impl Settings {
             },
             region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
             default_profile: DefaultProfile::from_env(env),
-            endpoints: EndpointSettings {
-                ignore_configured: env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"),
-                all: get("AWS_ENDPOINT_URL"),
-                sts: get("AWS_ENDPOINT_URL_STS"),
-                sso: get("AWS_ENDPOINT_URL_SSO"),
-                sso_oidc: get("AWS_ENDPOINT_URL_SSO_OIDC"),
-                signin_endpoint: get("AWS_ENDPOINT_URL_SIGNIN"),
-                // botocore's `ensure_boolean`: `true` in any case is true, anything else false,
-                // empty too (set, it wins over the profile's setting).
-                use_fips: set("AWS_USE_FIPS_ENDPOINT").map(|v| v.eq_ignore_ascii_case("true")),
-                use_dualstack: set("AWS_USE_DUALSTACK_ENDPOINT")
-                    .map(|v| v.eq_ignore_ascii_case("true")),
-                // Set but empty: the default, `regional`, over the profile's setting.
-                sts_regional: set("AWS_STS_REGIONAL_ENDPOINTS")
-                    .map(|v| if v.is_empty() { "regional".into() } else { v }),
-            },
+            endpoints: EndpointSettings::from_env(env),
             user: get("LOGNAME").or_else(|| get("USER")),
             home: env.home(),
             shell: env.path("SHELL").map(OsString::from),
