@@ -49,7 +49,8 @@ pub struct FileRead {
     pub mode: Option<u32>,
     /// Whether it holds any section.
     pub sections: bool,
-    /// Whether it holds a secret access key (`aws_secret_access_key = ...`).
+    /// Whether it holds a secret: `aws_secret_access_key`, `aws_session_token` or
+    /// `aws_security_token` with a value, in any case, with `=` or `:`.
     pub holds_keys: bool,
 }
 

@@ -105,7 +105,7 @@ pub enum Error {
 }
 
 /// What STS said, cleaned for display, and what to do about it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct StsFailure {
     pub action: &'static str,
     pub profile: String,
@@ -183,17 +183,11 @@ impl Error {
         match self {
             Error::Quoting { error, .. } => error.own_words(),
             // STS's code is a name from its API reference; its message is what a server said.
-            Error::Sts(failure) => {
-                let StsFailure {
-                    action,
-                    profile,
-                    code,
-                    hint,
-                    ..
-                } = failure.as_ref();
-                let hint = hint.as_ref().map_or(String::new(), |h| format!("; {h}"));
-                format!("{action} for profile '{profile}' failed: {code}{hint}")
-            }
+            Error::Sts(failure) => Error::Sts(Box::new(StsFailure {
+                message: String::new(),
+                ..failure.as_ref().clone()
+            }))
+            .to_string(),
             Error::BadResponse {
                 action,
                 profile,
@@ -417,6 +411,23 @@ pub fn clean(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_words_keep_sts_s_code_and_the_hint_not_its_message() {
+        let e = Error::Sts(Box::new(StsFailure {
+            action: "AssumeRole",
+            profile: "p".into(),
+            code: "AccessDenied".into(),
+            message: "what a server said.".into(),
+            request_id: None,
+            hint: Some("add mfa_serial".into()),
+        }));
+        assert_eq!(
+            e.own_words(),
+            "AssumeRole for profile 'p' failed: AccessDenied; add mfa_serial"
+        );
+        assert!(e.to_string().contains("what a server said"));
+    }
 
     #[test]
     fn a_subcommand_s_usage_error_names_its_own_help_once() {

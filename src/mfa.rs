@@ -201,9 +201,9 @@ impl CodeSource<'_> {
                             .into(),
                     ));
                 }
-                // Typed again after STS rejected it: the user's call, STS answers.
-                Origin::Flag | Origin::Prompt if !used => return Ok(code),
                 Origin::Flag => return Ok(code),
+                // Typed again after STS rejected it: the user's call, STS answers.
+                Origin::Prompt if !used => return Ok(code),
                 Origin::Prompt if reasks < REASKS => {
                     reasks += 1;
                     why = Some(
@@ -612,7 +612,7 @@ mod tests {
     }
 
     #[test]
-    fn a_code_is_remembered_before_it_is_sent_and_forgotten_only_when_sts_calls_it_wrong() {
+    fn a_code_is_remembered_before_it_is_sent_and_noted_as_refused_when_sts_calls_it_wrong() {
         let d = device(None);
         let memory = Remembers {
             used: vec!["222222"],

@@ -449,29 +449,27 @@ fn keep(cache: &Cache, log: &Log, i: usize, step: &Step, issued: &Issued) {
 /// refusal. The entry of `signer` is removed, and the error says so: the next run gets a new
 /// session (asking for a code when one is needed).
 fn drop_refused_session(e: Error, signer: Option<&Step>, cache: &Cache) -> Error {
-    let signer = match (&e, signer) {
-        (Error::Sts(f), Some(signer))
-            if matches!(f.code.as_str(), "ExpiredToken" | "InvalidClientTokenId") =>
+    match (e, signer) {
+        (Error::Sts(mut failure), Some(signer))
+            if matches!(
+                failure.code.as_str(),
+                "ExpiredToken" | "InvalidClientTokenId"
+            ) =>
         {
-            signer
+            let step = crate::error::clean(&signer.action.describe(), 120);
+            let then = match cache.clear(Some(std::slice::from_ref(&signer.cache_key))) {
+                Ok(_) => {
+                    "(revoked, or this machine's clock is behind): it is removed, run again for a new one"
+                }
+                Err(_) => "(revoked, or this machine's clock is behind): run again with --refresh",
+            };
+            failure.hint = Some(format!(
+                "STS no longer takes the cached session of step '{step}' that signed it {then}"
+            ));
+            Error::Sts(failure)
         }
-        _ => return e,
-    };
-    let Error::Sts(mut failure) = e else {
-        return e;
-    };
-    let removed = cache.clear(Some(std::slice::from_ref(&signer.cache_key)));
-    failure.hint = Some(match removed {
-        Ok(_) => format!(
-            "STS no longer takes the cached session of step '{}' that signed it (revoked, or this machine's clock is behind): it is removed, run again for a new one",
-            crate::error::clean(&signer.action.describe(), 120)
-        ),
-        Err(_) => format!(
-            "STS no longer takes the cached session of step '{}' that signed it: run again with --refresh",
-            crate::error::clean(&signer.action.describe(), 120)
-        ),
-    });
-    Error::Sts(failure)
+        (e, _) => e,
+    }
 }
 
 /// Hands a fetched source's credentials to [`Resume::see`], if any.

@@ -407,7 +407,6 @@ fn mfa_maybe_used(e: Error) -> Error {
     }
 }
 
-/// What to do about the errors users meet most.
 /// What to do about STS's error `code`. `session`: the request was signed with temporary
 /// credentials (a session token), which changes what an unknown or expired token means.
 fn hint_for(code: &str, message: &str, session: bool) -> Option<String> {
