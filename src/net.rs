@@ -12,7 +12,7 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result, clean, io_text};
 use crate::settings::NetSettings;
@@ -137,9 +137,66 @@ pub fn tls_text(text: &str) -> String {
     )
 }
 
+/// Exponential backoff with "equal jitter": half of 2^attempt × 100 ms (capped at 2 s) fixed,
+/// the other half random, so that parallel runs that failed together do not retry together
+/// and no retry comes back immediately.
+pub fn backoff(attempt: u32) -> Duration {
+    let cap = (100u64 << attempt.min(5)).min(2000);
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0) as u64
+        ^ u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    Duration::from_millis(cap / 2 + seed % (cap / 2 + 1))
+}
+
+/// Makes `attempt` (given its number, from 1) up to `attempts` times, as the SDKs' standard
+/// retry mode: a failure it marks retryable (throttling, 5xx, the network) is tried again
+/// after [`backoff`]; any other, or the last, is returned. (STS's own loop, which must not
+/// resend an MFA code, is [`crate::sts::Client::call`].)
+pub fn retrying<T, E>(
+    attempts: u32,
+    mut attempt: impl FnMut(u32) -> std::result::Result<T, (E, bool)>,
+) -> std::result::Result<T, E> {
+    let mut n = 1;
+    loop {
+        match attempt(n) {
+            Ok(done) => return Ok(done),
+            Err((e, retry)) if !retry || n >= attempts => return Err(e),
+            Err(_) => std::thread::sleep(backoff(n)),
+        }
+        n += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_is_bounded() {
+        for a in 1..10 {
+            let d = backoff(a);
+            assert!(d <= Duration::from_secs(2), "{d:?}");
+            assert!(d >= Duration::from_millis(100), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn retrying_stops_at_a_final_failure_or_the_last_attempt() {
+        let mut tries = 0;
+        let r: std::result::Result<(), u32> = retrying(3, |n| {
+            tries += 1;
+            Err((n, true))
+        });
+        assert_eq!((r, tries), (Err(3), 3));
+        let r: std::result::Result<(), u32> = retrying(3, |n| Err((n, false)));
+        assert_eq!(r, Err(1));
+        assert_eq!(
+            retrying(3, |n| if n < 2 { Err(((), true)) } else { Ok(n) }),
+            Ok(2)
+        );
+    }
 
     #[test]
     fn an_answer_past_the_limit_says_so() {

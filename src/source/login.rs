@@ -397,48 +397,38 @@ fn refresh(session: &Session, ctx: &Fetch) -> std::result::Result<Session, Refus
     })
     .to_string();
     let attempts = settings.net.attempts;
-    let mut attempt = 1;
-    loop {
+    crate::net::retrying(attempts, |attempt| {
         ctx.log.verbose(format_args!(
             "refreshing the aws login session: CreateOAuth2Token → {url} (attempt {attempt}/{attempts})"
         ));
-        let proof = key.proof("POST", &url).map_err(Refusal::Failed)?;
+        let final_ = |why: String| (Refusal::Failed(why), false);
+        let proof = key.proof("POST", &url).map_err(final_)?;
         let answer = agent
             .post(uri.clone())
             .header("content-type", "application/json")
             .header("DPoP", &proof)
             .send(&body);
-        let (outcome, retry) = match answer {
-            Err(e) => (
-                Refusal::Failed(format!(
-                    "CreateOAuth2Token at {base}: {}",
-                    crate::net::transport_text(&e)
-                )),
-                true,
-            ),
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                let kind = response
-                    .headers()
-                    .get("x-amzn-errortype")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let text = super::read_body(&mut response).map_err(|e| {
-                    Refusal::Failed(format!("CreateOAuth2Token: {}", crate::error::io_text(&e)))
-                })?;
-                if status == 200 {
-                    return renewed(session, &text).map_err(Refusal::Failed);
-                }
-                let retry = status == 429 || status >= 500;
-                (refusal(status, kind.as_deref(), &text, session), retry)
-            }
-        };
-        if !retry || attempt >= attempts {
-            return Err(outcome);
+        let mut response = answer.map_err(|e| {
+            let why = format!(
+                "CreateOAuth2Token at {base}: {}",
+                crate::net::transport_text(&e)
+            );
+            (Refusal::Failed(why), true)
+        })?;
+        let status = response.status().as_u16();
+        let kind = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = super::read_body(&mut response)
+            .map_err(|e| final_(format!("CreateOAuth2Token: {}", crate::error::io_text(&e))))?;
+        if status == 200 {
+            return renewed(session, &text).map_err(final_);
         }
-        std::thread::sleep(crate::sts::backoff(attempt));
-        attempt += 1;
-    }
+        let retry = status == 429 || status >= 500;
+        Err((refusal(status, kind.as_deref(), &text, session), retry))
+    })
 }
 
 /// What a refusal means, decided on the body's `error` field as botocore decides

@@ -373,6 +373,14 @@ impl From<String> for Refused {
 }
 
 impl Refused {
+    /// The same, with a new login not suggested (throttling, 5xx, the network).
+    fn not_a_login_matter(self) -> Refused {
+        Refused {
+            login_may_help: false,
+            ..self
+        }
+    }
+
     /// The error of `fail` for `why` (this refusal's words, with what to do), quoting what the
     /// service said.
     fn error(self, why: String, fail: &impl Fn(String) -> Error) -> Error {
@@ -406,57 +414,42 @@ fn role_credentials(
     )?;
     let agent = agent(settings)?;
     let attempts = settings.net.attempts;
-    let mut attempt = 1;
-    loop {
+    crate::net::retrying(attempts, |attempt| {
         log.verbose(format_args!(
             "GetRoleCredentials {} in account {} → {base} (attempt {attempt}/{attempts})",
             sso.role_name, sso.account_id
         ));
-        let failed = match agent
+        let answer = agent
             .get(uri.clone())
             .header("x-amz-sso_bearer_token", token)
-            .call()
-        {
-            Err(e) => Refused {
-                why: format!(
-                    "GetRoleCredentials at {base}: {}",
-                    crate::net::transport_text(&e)
-                ),
-                said: None,
-                login_may_help: false,
-            },
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                let body = super::read_body(&mut response).map_err(|e| {
-                    format!(
-                        "GetRoleCredentials at {base}: no whole answer ({})",
-                        crate::error::io_text(&e)
-                    )
-                })?;
-                match status {
-                    200 => return parse_role_credentials(&body, &base).map_err(Refused::from),
-                    429 | 500.. => refusal(sso, &base, status, &body, token),
-                    _ => {
-                        return Err(Refused {
-                            login_may_help: true,
-                            ..refusal(sso, &base, status, &body, token)
-                        });
-                    }
-                }
-            }
-        };
-        if attempt >= attempts {
-            return Err(failed);
+            .call();
+        let mut response = answer.map_err(|e| {
+            let why = format!(
+                "GetRoleCredentials at {base}: {}",
+                crate::net::transport_text(&e)
+            );
+            (Refused::from(why).not_a_login_matter(), true)
+        })?;
+        let status = response.status().as_u16();
+        let body = super::read_body(&mut response).map_err(|e| {
+            let why = format!(
+                "GetRoleCredentials at {base}: no whole answer ({})",
+                crate::error::io_text(&e)
+            );
+            (Refused::from(why), false)
+        })?;
+        match status {
+            200 => parse_role_credentials(&body, &base).map_err(|why| (why.into(), false)),
+            429 | 500.. => Err((refusal(sso, &base, status, &body, token), true)),
+            _ => Err((
+                Refused {
+                    login_may_help: true,
+                    ..refusal(sso, &base, status, &body, token)
+                },
+                false,
+            )),
         }
-        let delay = crate::sts::backoff(attempt);
-        log.verbose(format_args!(
-            "{}; retrying in {}ms",
-            failed.why,
-            delay.as_millis()
-        ));
-        std::thread::sleep(delay);
-        attempt += 1;
-    }
+    })
 }
 
 /// Why the portal said no, and what it said (never the bearer `token`); a new login is not
