@@ -49,9 +49,6 @@ pub struct FileRead {
     pub mode: Option<u32>,
     /// Whether it holds any section.
     pub sections: bool,
-    /// Whether it holds a secret: `aws_secret_access_key`, `aws_session_token` or
-    /// `aws_security_token` with a value, in any case, with `=` or `:`.
-    pub holds_keys: bool,
 }
 
 impl FileRead {
@@ -115,35 +112,18 @@ impl Config {
         let has_sections = |text: Option<&str>| {
             text.is_some_and(|t| t.lines().any(|l| l.trim_start().starts_with('[')))
         };
-        // A secret written in the file, for `list`'s warning about its mode: a key as the
-        // parser reads it (any case, `=` or `:`).
-        let holds_keys = |text: Option<&str>| {
-            text.is_some_and(|t| {
-                t.lines().any(|l| {
-                    l.split_once(['=', ':']).is_some_and(|(k, v)| {
-                        let k = k.trim().to_ascii_lowercase();
-                        matches!(
-                            k.as_str(),
-                            "aws_secret_access_key" | "aws_session_token" | "aws_security_token"
-                        ) && !v.trim().is_empty()
-                    })
-                })
-            })
-        };
         out.read = vec![
             FileRead {
                 path: files.config.clone(),
                 from: files.config_from,
                 mode: config_mode,
                 sections: has_sections(config.as_deref()),
-                holds_keys: holds_keys(config.as_deref()),
             },
             FileRead {
                 path: files.credentials.clone(),
                 from: files.credentials_from,
                 mode: credentials_mode,
                 sections: has_sections(credentials.as_deref()),
-                holds_keys: holds_keys(credentials.as_deref()),
             },
         ];
         Ok(out)
@@ -207,6 +187,20 @@ impl Config {
             }
         }
         Ok(out)
+    }
+
+    /// Whether a profile holds a secret written in `file` (`aws_secret_access_key`,
+    /// `aws_session_token`, `aws_security_token`), as the parser read it: for `list`'s warning
+    /// about a file open to others.
+    pub fn holds_secret(&self, file: File) -> bool {
+        const SECRETS: [&str; 3] = [
+            "aws_secret_access_key",
+            "aws_session_token",
+            "aws_security_token",
+        ];
+        self.profiles
+            .values()
+            .any(|p| SECRETS.iter().any(|k| p.get_in(file, k).is_some()))
     }
 
     pub fn names(&self) -> Vec<String> {

@@ -129,7 +129,16 @@ fn needs(chain: &Chain) -> String {
 /// holds nothing.
 fn flag_open_files(config: &Config, log: &crate::log::Log) {
     const REGULAR: u32 = 0o100000;
-    for file in config.files().iter().filter(|f| f.holds_keys) {
+    let kinds = [
+        crate::profile::File::Config,
+        crate::profile::File::Credentials,
+    ];
+    for (file, _) in config
+        .files()
+        .iter()
+        .zip(kinds)
+        .filter(|(_, kind)| config.holds_secret(*kind))
+    {
         if let Some(mode) = file
             .mode
             .filter(|m| m & 0o170000 == REGULAR && m & 0o077 != 0)
